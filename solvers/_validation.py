@@ -74,8 +74,8 @@ def validate_data(x, y, *, min_points=2, duplicates="merge-identical"):
             if clash.size:
                 k = clash[0]
                 raise InputError(
-                    f"x contains the repeated value {xu[k]!r} with different y values "
-                    f"({ymin[k]!r} and {ymax[k]!r}); an interpolant cannot pass through both. "
+                    f"x contains the repeated value {float(xu[k])!r} with different y values "
+                    f"({float(ymin[k])!r} and {float(ymax[k])!r}); an interpolant cannot pass through both. "
                     "Remove or average the duplicates, or use a regression."
                 )
             y = ymin
@@ -98,7 +98,7 @@ def validate_data(x, y, *, min_points=2, duplicates="merge-identical"):
         if np.min(gaps) <= 1e-13 * scale:
             k = int(np.argmin(gaps))
             raise InputError(
-                f"x values {x[k]!r} and {x[k + 1]!r} are closer than 1e-13 relative to the data scale "
+                f"x values {float(x[k])!r} and {float(x[k + 1])!r} are closer than 1e-13 relative to the data scale "
                 f"{scale:.3g}; secant slopes would have no significant digits. Merge or rescale them."
             )
     return Data(x=x, y=y, weights=weights, sse_offset=offset)

@@ -47,7 +47,7 @@ class PiecewiseLinear:
     :attr:`knots` and :attr:`jumps`.
     """
 
-    __slots__ = ("nodes", "values", "slope_left", "slope_right", "_slopes")
+    __slots__ = ("nodes", "values", "slope_left", "slope_right", "_slopes", "_jumps")
 
     def __init__(self, nodes, values, slope_left, slope_right):
         nodes = np.atleast_1d(np.asarray(nodes, dtype=np.float64))
@@ -67,6 +67,16 @@ class PiecewiseLinear:
         self.slope_left, self.slope_right = sl, sr
         inner = np.diff(values) / np.diff(nodes)
         self._slopes = np.concatenate(([sl], inner, [sr]))  # slope on each of the K+1 pieces
+        self._jumps = np.diff(self._slopes)
+
+    @classmethod
+    def _from_parts(cls, nodes, values, slopes, jumps):
+        # Keeps slopes and jumps as given (e.g. a network's a|w|) instead of re-deriving them from
+        # value differences, which would lose digits when knots are close.
+        obj = cls(nodes, values, slopes[0], slopes[-1])
+        obj._slopes = np.asarray(slopes, dtype=np.float64)
+        obj._jumps = np.asarray(jumps, dtype=np.float64)
+        return obj
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -107,7 +117,7 @@ class PiecewiseLinear:
         v[0] = sl * t[0] + C
         if t.size > 1:
             v[1:] = v[0] + np.cumsum(slopes[1:-1] * np.diff(t))
-        return cls(t, v, sl, slopes[-1])
+        return cls._from_parts(t, v, slopes, J)
 
     @classmethod
     def from_network(cls, a, w, b, c=0.0, d=0.0, *, merge_tol=0.0):
@@ -136,10 +146,10 @@ class PiecewiseLinear:
     @property
     def jumps(self):
         """Slope change f'(t+) - f'(t-) at each knot."""
-        return np.diff(self._slopes)[self._jump_mask()]
+        return self._jumps[self._jump_mask()]
 
     def _jump_mask(self):
-        return np.diff(self._slopes) != 0
+        return self._jumps != 0
 
     @property
     def intercept(self):
@@ -176,7 +186,7 @@ class PiecewiseLinear:
 
     def total_variation(self):
         """Total variation of f' on R, i.e. the integral of |f''|."""
-        return float(np.sum(np.abs(np.diff(self._slopes))))
+        return float(np.sum(np.abs(self._jumps)))
 
     def cost(self, variant="skip"):
         """Infinite-width representation cost R(f); see :func:`tv2_cost`."""
