@@ -79,9 +79,11 @@ class Solution:
     def _pl_attr(self, name):
         try:
             return getattr(self.function, name)
-        except AttributeError:
+        except AttributeError as exc:
+            # keep the function's own explanation where it gives one (e.g. a weighted spline)
+            own = str(exc) if name in str(exc) and "object has no attribute" not in str(exc) else ""
             raise AttributeError(
-                f"{name!r} is defined only for piecewise-linear solutions; this is a "
+                own or f"{name!r} is defined only for piecewise-linear solutions; this is a "
                 f"{type(self.function).__name__}"
             ) from None
 
