@@ -1,0 +1,308 @@
+r"""Named reference solutions (the limit objects a trained network is compared with).
+
+A reference is named by a string, so a sweep stores it as data:
+
+========================== ===============================================================
+name                        problem solved on the data (x, y)
+========================== ===============================================================
+``"tv2:skip"``              V1: min ∫|f''| s.t. f(x_i)=y_i (connect-the-dots minimiser),
+                            with the envelope of the whole solution set (MATH B.1)
+``"tv2:no-skip"``           V2 (Savarese): min max(∫|f''|, |f'(-∞)+f'(+∞)|), with envelope
+``"tv2:bias"``              V3 (Boursier--Flammarion): min ∫√(1+t²) d|f''| (unique)
+``"tv2:bias-no-skip"``      V4 (MATH A.2)
+``"tv2:skip:sparsest"``     V1, the sparsest minimiser (fewest knots); ``"tv2:no-skip:sparsest"`` too
+``"spline:natural"``        min ∫f''² (g ≡ 1, free affine part): natural cubic spline
+``"spline:uniform"``        min ∫f''²/g, g of torch's default init w,b ~ U[-A,A]×U[-B,B] (A=B=1)
+``"spline:gaussian"``       g of w ~ N(0,σ_w²), b ~ N(0,σ_b²) (σ_w=σ_b=1)
+``"spline:pm1-uniform"``    g of w = ±1, b ~ U[-c,c] (c=2)
+``"krr:no-skip[:LAW]"``     the random-feature kernel limit *without* skip connection (MATH D.2,
+                            boundary term); LAW defaults to ``uniform``; the output bias is
+                            free unless ``params={"output_bias": False}``
+========================== ===============================================================
+
+With ``lam`` (keyword or ``params["lam"]``) > 0 the regression version is solved instead:
+``tv2_regression`` (objective Σ(f(x_i)-y_i)² + lam·R(f)) or the smoothing spline
+Σ(f(x_i)-y_i)² + lam·∫f''²/g. Law parameters (``A, B``; ``sigma_w, sigma_b``; ``c``)
+go in ``params``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import solvers
+from solvers import InputError, PiecewiseLinear, VARIANTS
+
+__all__ = ["REFERENCES", "LAW_DEFAULTS", "Reference", "solve_reference", "NoSkipEnvelope"]
+
+#: Default parameters of each initialisation law (torch's default nn.Linear(1, m) is uniform A=B=1).
+LAW_DEFAULTS = {
+    "uniform": {"A": 1.0, "B": 1.0},
+    "gaussian": {"sigma_w": 1.0, "sigma_b": 1.0},
+    "pm1-uniform": {"c": 2.0},
+}
+
+#: Reference names and a one-line description (parametrised forms: ``krr:no-skip:LAW``).
+REFERENCES = {
+    "tv2:skip": "V1 min ∫|f''| (free affine part); envelope of the solution set",
+    "tv2:no-skip": "V2 min max(∫|f''|, |f'(-inf)+f'(+inf)|) (Savarese); envelope of the solution set",
+    "tv2:bias": "V3 min ∫sqrt(1+t^2) d|f''| (Boursier-Flammarion; unique)",
+    "tv2:bias-no-skip": "V4 bias-penalised, no skip connection",
+    "tv2:skip:sparsest": "V1 minimiser with the fewest knots",
+    "tv2:no-skip:sparsest": "V2 minimiser with the fewest knots",
+    "spline:natural": "natural cubic spline, min ∫f''^2 (g = 1)",
+    "spline:uniform": "weighted spline min ∫f''^2/g, g of w,b ~ U[-A,A] x U[-B,B] (torch default A=B=1)",
+    "spline:gaussian": "weighted spline, g of w ~ N(0, sigma_w^2), b ~ N(0, sigma_b^2)",
+    "spline:pm1-uniform": "weighted spline, g of w = +-1, b ~ U[-c, c]",
+    "krr:no-skip": "random-feature kernel limit without skip/output bias (uniform law)",
+    "krr:no-skip:uniform": "random-feature kernel limit without skip/output bias, uniform law",
+    "krr:no-skip:gaussian": "random-feature kernel limit without skip/output bias, gaussian law",
+    "krr:no-skip:pm1-uniform": "random-feature kernel limit without skip/output bias, +-1 / uniform law",
+}
+
+_SOLVER_KEYS = {"method", "solver"}
+
+
+@dataclass
+class Reference:
+    """A solved reference problem.
+
+    Attributes
+    ----------
+    name : str
+        The reference name (see :data:`REFERENCES`).
+    solution : solvers.Solution
+        The returned minimiser (``solution.function`` is what distances are measured to) and
+        its certificate.
+    envelope : object or None
+        Pointwise bounds ``lower(t) <= f(t) <= upper(t)`` of the *whole* solution set, for the
+        V1/V2 references whose minimiser is not unique (also for their regressions: the set is
+        then the min-norm interpolants of the unique fitted values). ``None`` otherwise.
+    variant : str or None
+        The TV2 cost variant (``"skip"``, ...) for ``tv2:*`` references, else ``None``.
+    is_piecewise_linear : bool
+        Whether ``solution.function`` is a :class:`~solvers.PiecewiseLinear` (exact distances).
+    lam : float or None
+        Regularisation constant (``None`` for interpolation).
+    kind : str
+        ``"tv2"``, ``"spline"`` or ``"krr"``.
+    params : dict
+        The parameters used (law parameters with defaults filled in, solver options).
+    """
+
+    name: str
+    solution: Any
+    envelope: Any = None
+    variant: str | None = None
+    is_piecewise_linear: bool = False
+    lam: float | None = None
+    kind: str = ""
+    params: dict = field(default_factory=dict)
+
+    @property
+    def function(self):
+        return self.solution.function
+
+    @property
+    def value(self):
+        """The reference's optimal objective value (recomputed from the returned function)."""
+        return float(self.solution.value)
+
+    def __call__(self, t, nu=0):
+        return self.solution(t, nu)
+
+
+def _parse(name):
+    if not isinstance(name, str):
+        raise InputError(f"reference must be a string; got {type(name).__name__}")
+    parts = name.split(":")
+    kind = parts[0]
+    if kind == "tv2":
+        if len(parts) not in (2, 3) or parts[1] not in VARIANTS:
+            raise InputError(f"unknown reference {name!r}; expected 'tv2:VARIANT[:SELECT]' with VARIANT in "
+                             f"{', '.join(VARIANTS)}; known names: {', '.join(REFERENCES)}")
+        select = parts[2] if len(parts) == 3 else "linear"
+        if select not in ("linear", "sparsest"):
+            raise InputError(f"unknown selection {select!r} in reference {name!r}; expected 'linear' or 'sparsest'")
+        if select == "sparsest" and parts[1] not in ("skip", "no-skip"):
+            raise InputError(f"reference {name!r}: 'sparsest' applies only to the non-unique variants skip, no-skip")
+        return kind, parts[1], select
+    if kind == "spline":
+        law = parts[1] if len(parts) == 2 else None
+        if len(parts) != 2 or (law != "natural" and law not in LAW_DEFAULTS):
+            raise InputError(f"unknown reference {name!r}; expected 'spline:natural' or 'spline:LAW' with LAW in "
+                             f"{', '.join(LAW_DEFAULTS)}")
+        return kind, law, None
+    if kind == "krr":
+        if len(parts) not in (2, 3) or parts[1] != "no-skip":
+            raise InputError(f"unknown reference {name!r}; expected 'krr:no-skip[:LAW]'")
+        law = parts[2] if len(parts) == 3 else "uniform"
+        if law not in LAW_DEFAULTS:
+            raise InputError(f"unknown law {law!r} in reference {name!r}; expected one of {', '.join(LAW_DEFAULTS)}")
+        return kind, law, None
+    raise InputError(f"unknown reference {name!r}; known names: {', '.join(REFERENCES)}")
+
+
+def _law_params(law, params, name):
+    allowed = set(LAW_DEFAULTS[law])
+    out = dict(LAW_DEFAULTS[law])
+    for k, v in params.items():
+        if k in _SOLVER_KEYS:
+            continue
+        if k not in allowed:
+            raise InputError(f"unknown parameter {k!r} for reference {name!r}; law {law!r} takes "
+                             f"{', '.join(sorted(allowed))} (and lam, method, solver)")
+        out[k] = float(v)
+    return out
+
+
+def solve_reference(name, x, y, *, lam=None, params=None) -> Reference:
+    """Solve the reference problem ``name`` on data ``(x, y)``.
+
+    Parameters
+    ----------
+    name : str
+        See :data:`REFERENCES`.
+    x, y : array_like
+        Data (sorted by the solvers if needed).
+    lam : float or None
+        ``None`` or 0: interpolation. ``> 0``: the regression / smoothing version with objective
+        Σ(f(x_i)-y_i)² + lam·R(f). May also be given as ``params["lam"]`` (not both).
+    params : dict, optional
+        Law parameters (``A``, ``B`` / ``sigma_w``, ``sigma_b`` / ``c``), ``lam``, solver
+        options ``method``, ``solver``, and for ``krr:*`` ``output_bias`` (bool, default True).
+        Unknown keys raise :class:`~solvers.InputError` naming the key.
+
+    Returns
+    -------
+    Reference
+    """
+    kind, what, select = _parse(name)
+    params = dict(params or {})
+    if "lam" in params:
+        if lam is not None and float(params["lam"]) != float(lam):
+            raise InputError(f"lam given twice with different values: lam={lam!r}, params['lam']={params['lam']!r}")
+        lam = params.pop("lam")
+    if lam is not None:
+        lam = float(lam)
+        if not (np.isfinite(lam) and lam >= 0):
+            raise InputError(f"lam must be finite and >= 0; got {lam!r}")
+        if lam == 0:
+            lam = None  # lam = 0 is interpolation
+    opts = {k: params[k] for k in _SOLVER_KEYS if k in params}
+
+    if kind == "tv2":
+        unknown = set(params) - _SOLVER_KEYS
+        if unknown:
+            raise InputError(f"unknown parameter(s) {sorted(unknown)} for reference {name!r}; "
+                             "tv2 references take lam, method, solver")
+        variant = what
+        if lam is None:
+            sol = solvers.tv2_interpolant(x, y, variant=variant, select=select, **opts)
+        else:
+            sol = solvers.tv2_regression(x, y, lam, variant=variant, **opts)
+            if select == "sparsest":
+                # The regression's solution set is the set of min-norm interpolants of its unique
+                # fitted values (MATH B.1), so the sparsest one is the sparsest interpolant of those.
+                fitted = sol.fitted if sol.fitted is not None else sol(sol.x)
+                sparse = solvers.tv2_interpolant(sol.x, fitted, variant=variant, select="sparsest")
+                sol = _replace_function(sol, sparse.function)
+        envelope = None
+        if variant in ("skip", "no-skip"):
+            xe = np.asarray(sol.x, dtype=np.float64)
+            ye = np.asarray(sol.y if lam is None else (sol.fitted if sol.fitted is not None else sol(xe)),
+                            dtype=np.float64)
+            base = solvers.tv2_envelope(xe, ye)
+            envelope = base if variant == "skip" else NoSkipEnvelope(base, xe, ye)
+        return Reference(name=name, solution=sol, envelope=envelope, variant=variant,
+                         is_piecewise_linear=isinstance(sol.function, PiecewiseLinear), lam=lam, kind=kind,
+                         params=dict(opts, select=select))
+
+    if kind == "spline" and what == "natural":
+        unknown = set(params) - _SOLVER_KEYS
+        if unknown:
+            raise InputError(f"unknown parameter(s) {sorted(unknown)} for reference {name!r}; "
+                             "'spline:natural' takes lam, method, solver")
+        weight, used = None, {}
+    else:
+        law_params = dict(params)
+        if kind == "krr" and "output_bias" in law_params:
+            # MATH D.2: a free trained output bias d changes the boundary term (solver default: free).
+            opts["output_bias"] = bool(law_params.pop("output_bias"))
+        used = _law_params(what, law_params, name)
+        weight = solvers.kink_density(what, **used)
+    sol = solvers.weighted_spline(x, y, weight=weight, lam=0.0 if lam is None else lam,
+                                  skip=(kind == "spline"), **opts)
+    return Reference(name=name, solution=sol, envelope=None, variant=None,
+                     is_piecewise_linear=isinstance(sol.function, PiecewiseLinear), lam=lam, kind=kind,
+                     params=dict(used, **opts))
+
+
+def _replace_function(sol, function):
+    import dataclasses
+
+    return dataclasses.replace(sol, function=function)
+
+
+class NoSkipEnvelope:
+    r"""Pointwise bounds of the V2 (no-skip) solution set (MATH B.2).
+
+    Inside the data hull the V2 set equals the V1 set, so the bounds are those of
+    ``base`` (a V1 :class:`~solvers.Envelope`). Outside the hull they differ only when the
+    boundary term dominates, :math:`|s_1+s_{n-1}| > V`: then, with
+    :math:`\tau=(|s_1+s_{n-1}|-V)/2`, a minimiser may bend its outer pieces towards
+    :math:`D=0` by a total slope change :math:`\tau` (kinks anywhere outside the hull), so for
+    :math:`s_1+s_{n-1}>V`
+
+    .. math:: \ell_1(t) \le f(t) \le \ell_1(t) + \tau (x_1-t)\ (t<x_1),\qquad
+              \ell_{n-1}(t) - \tau (t-x_n) \le f(t) \le \ell_{n-1}(t)\ (t>x_n),
+
+    and mirrored for :math:`s_1+s_{n-1}<-V`. (DERIVED here from MATH B.2: the left slope
+    :math:`f'` ranges monotonically over :math:`[s_1-\delta_1, s_1]` with
+    :math:`0\le\delta_1\le\tau`.) Otherwise the bounds are exactly ``base``'s.
+    """
+
+    def __init__(self, base, x, y):
+        self.base = base
+        self.x = np.asarray(x, dtype=np.float64)
+        self.y = np.asarray(y, dtype=np.float64)
+        s = np.diff(self.y) / np.diff(self.x)
+        V = float(np.sum(np.abs(np.diff(s))))
+        S = float(s[0] + s[-1])
+        self.tau = max(abs(S) - V, 0.0) / 2.0
+        self.sign = 1.0 if S > 0 else -1.0
+        self.s_first, self.s_last = float(s[0]), float(s[-1])
+        self.free_intervals = getattr(base, "free_intervals", [])
+
+    @property
+    def breakpoints(self):
+        bp = getattr(self.base, "breakpoints", None)
+        pts = [self.x] if bp is None else [self.x, np.asarray(bp, dtype=np.float64)]
+        return np.unique(np.concatenate(pts))
+
+    def _outer(self, t):
+        t = np.asarray(t, dtype=np.float64)
+        left = np.maximum(self.x[0] - t, 0.0)
+        right = np.maximum(t - self.x[-1], 0.0)
+        return left, right
+
+    def lower(self, t):
+        lo = np.asarray(self.base.lower(t), dtype=np.float64)
+        if self.tau == 0:
+            return lo
+        left, right = self._outer(t)
+        if self.sign > 0:
+            return lo - self.tau * right
+        return lo - self.tau * left
+
+    def upper(self, t):
+        hi = np.asarray(self.base.upper(t), dtype=np.float64)
+        if self.tau == 0:
+            return hi
+        left, right = self._outer(t)
+        if self.sign > 0:
+            return hi + self.tau * left
+        return hi + self.tau * right

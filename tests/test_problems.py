@@ -1,0 +1,198 @@
+"""Problems (targets, designs) and named references."""
+
+import numpy as np
+import pytest
+
+import solvers
+from solvers import InputError, PiecewiseLinear as PL
+from minnorm.metrics import envelope_violation
+from minnorm.problems import DESIGNS, TARGETS, make_problem, make_target
+from minnorm.references import REFERENCES, NoSkipEnvelope, solve_reference
+
+
+# ----------------------------------------------------------------------------- problems
+@pytest.mark.parametrize("design", sorted(DESIGNS))
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_problem_shapes_sorted_deterministic(target, design):
+    kw = {"delta": 0.2} if design == "known-regions" else {}
+    p = make_problem(target, design, 12, noise=0.05, seed=7, **kw)
+    q = make_problem(target, design, 12, noise=0.05, seed=7, **kw)
+    assert p.x.shape == p.y.shape == (12,)
+    assert p.x.dtype == p.y.dtype == np.float64
+    assert np.all(np.diff(p.x) > 0)
+    assert np.all((p.x >= -1) & (p.x <= 1))
+    np.testing.assert_array_equal(p.x, q.x)
+    np.testing.assert_array_equal(p.y, q.y)
+    assert p.name == q.name and p.name.startswith(f"{target}/{design}/n=12/")
+    lo, hi = p.x[0], p.x[-1]
+    assert p.eval_interval == pytest.approx((lo - 0.25 * (hi - lo), hi + 0.25 * (hi - lo)), abs=1e-15)
+    np.testing.assert_allclose(p.y_clean, p.target(p.x), rtol=0, atol=0)
+
+
+def test_seed_and_noise_streams():
+    a = make_problem("sin", "random", 20, seed=1)
+    b = make_problem("sin", "random", 20, seed=2)
+    assert not np.array_equal(a.x, b.x)
+    noisy = make_problem("sin", "random", 20, noise=0.3, seed=1)
+    np.testing.assert_array_equal(noisy.x, a.x)  # noise does not move the design
+    resid = noisy.y - np.sin(np.pi * noisy.x)
+    assert 0.1 < np.std(resid) < 0.6
+    np.testing.assert_array_equal(a.y, np.sin(np.pi * a.x))
+
+
+def test_designs_values():
+    u = make_problem("square", "uniform", 5)
+    np.testing.assert_allclose(u.x, [-1, -0.5, 0, 0.5, 1], atol=0)
+    np.testing.assert_allclose(u.y, [1, 0.25, 0, 0.25, 1], atol=0)
+    kr = make_problem("abs", "known-regions", 10, delta=0.3)
+    np.testing.assert_allclose(kr.x[:5], np.linspace(-1, -0.3, 5), atol=1e-15)
+    np.testing.assert_allclose(kr.x[5:], np.linspace(0.3, 1, 5), atol=1e-15)
+    assert not np.any(np.abs(kr.x) < 0.3 - 1e-15)
+    assert kr.delta == 0.3 and kr.name.endswith("/delta=0.3")
+    cl = make_problem("sin", "clustered", 11, seed=4)
+    assert np.sum(cl.x < 0) == 5 and np.all(np.abs(cl.x) >= 0.3 - 1e-15) and np.all(np.abs(cl.x) <= 0.7 + 1e-15)
+
+
+def test_targets_values():
+    sw = make_target("square-wave")
+    np.testing.assert_array_equal(sw(np.array([-0.5, 0.0, 0.5, 1.5])), [-1.0, 0.0, 1.0, -1.0])
+    smooth = make_target("square-wave", target_params={"width": 0.1})
+    assert smooth(0.5) == pytest.approx(np.tanh(10.0), abs=1e-15)
+    assert isinstance(make_target("abs"), PL) and isinstance(make_target("relu"), PL)
+    r1, r2 = make_target("random-pl", seed=3), make_target("random-pl", seed=3)
+    assert isinstance(r1, PL) and r1.knots.size <= 6
+    np.testing.assert_array_equal(r1.values, r2.values)
+    assert not np.array_equal(make_target("random-pl", seed=4).values, r1.values)
+    assert make_target("random-pl", target_params={"knots": 3}).nodes.size == 3
+
+
+def test_file_target(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("x,y\n0.5,1\n-1,2\n0,0\n")
+    p = make_problem(f"file:{path}", noise=0.0)
+    np.testing.assert_array_equal(p.x, [-1, 0, 0.5])
+    np.testing.assert_array_equal(p.y, [2, 0, 1])
+    assert p.target is None and p.design == "file"
+    nohdr = tmp_path / "e.csv"
+    nohdr.write_text("0,1\n1,3\n")
+    np.testing.assert_array_equal(make_problem(f"file:{nohdr}").y, [1, 3])
+
+
+@pytest.mark.parametrize(
+    "kwargs, key",
+    [
+        ({"target": "cosine"}, "target"),
+        ({"design": "grid"}, "design"),
+        ({"n": 1}, "n"),
+        ({"n": 2.5}, "n"),
+        ({"noise": -1}, "noise"),
+        ({"seed": -3}, "seed"),
+        ({"design": "known-regions"}, "delta"),
+        ({"design": "known-regions", "delta": 1.0}, "delta"),
+        ({"design": "known-regions", "delta": 0.2, "n": 3}, "n"),
+        ({"delta": 0.2}, "delta"),
+        ({"domain": (1, -1)}, "domain"),
+        ({"target": "file:/nonexistent/file.csv"}, "file"),
+        ({"target": "random-pl", "target_params": {"knotz": 3}}, "knotz"),
+    ],
+)
+def test_bad_problem_inputs_name_the_key(kwargs, key):
+    with pytest.raises(InputError, match=key):
+        make_problem(**kwargs)
+
+
+# ----------------------------------------------------------------------------- references
+def test_tv2_references_and_envelopes():
+    x, y = [0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 1.0, 0.0]  # MATH G2
+    ref = solve_reference("tv2:skip", x, y)
+    assert ref.variant == "skip" and ref.is_piecewise_linear and ref.kind == "tv2" and ref.lam is None
+    assert ref.value == pytest.approx(2.0, abs=1e-14)
+    assert ref.envelope.lower(1.5) == pytest.approx(1.0) and ref.envelope.upper(1.5) == pytest.approx(1.5)
+    sp = solve_reference("tv2:skip:sparsest", x, y)
+    np.testing.assert_allclose(sp.solution.knots, [1.5], atol=1e-14)
+    assert sp.envelope is not None
+    assert solve_reference("tv2:no-skip", x, y).envelope is not None
+    reg = solve_reference("tv2:skip", x, y, params={"lam": 0.1})
+    assert reg.lam == 0.1 and reg.solution.problem == "regression"
+    assert solve_reference("tv2:skip", x, y, lam=0.0).lam is None  # lam = 0 is interpolation
+    sreg = solve_reference("tv2:skip:sparsest", x, y, lam=0.1)
+    assert sreg.solution.knots.size == 1
+    np.testing.assert_allclose(sreg.solution(sreg.solution.x), reg.solution.fitted, atol=1e-12)
+
+
+def test_no_skip_envelope_boundary_dominated():
+    # MATH G4: x = (0,1,2), y = (0,1,3): V1 = 1, V2 = 2, tau = (|1+2| - 1)/2 = 1.
+    x, y = [0.0, 1.0, 2.0], [0.0, 1.0, 3.0]
+    ref = solve_reference("tv2:no-skip", x, y)
+    env = ref.envelope
+    assert isinstance(env, NoSkipEnvelope) and env.tau == 1.0
+    assert ref.value == pytest.approx(2.0, abs=1e-12)
+    assert envelope_violation(ref.solution, env, (-2, 4)) <= 1e-14
+    # Extreme minimisers: the whole slope change tau at x_1 (left slope 0) or at x_n (right slope 1).
+    left = PL([0.0, 1.0, 2.0], [0.0, 1.0, 3.0], 0.0, 2.0)
+    right = PL([0.0, 1.0, 2.0], [0.0, 1.0, 3.0], 1.0, 1.0)
+    for f in (left, right):
+        assert solvers.tv2_cost(f, "no-skip") == pytest.approx(2.0, abs=1e-15)
+        assert envelope_violation(f, env, (-2, 4)) <= 1e-15
+    assert env.upper(-2.0) == pytest.approx(0.0) and env.lower(-2.0) == pytest.approx(-2.0)
+    assert env.lower(4.0) == pytest.approx(5.0) and env.upper(4.0) == pytest.approx(7.0)
+    # The V1 envelope (unique solution) would flag the left extreme minimiser.
+    assert envelope_violation(left, solvers.tv2_envelope(x, y), (-2, 4)) == pytest.approx(2.0)
+    # Not boundary dominated: identical to the V1 envelope.
+    assert NoSkipEnvelope(solvers.tv2_envelope([0, 1, 2], [0, 1, 0]), [0, 1, 2], [0, 1, 0]).tau == 0.0
+
+
+@pytest.mark.parametrize(
+    "name, params, key",
+    [
+        ("tv3:skip", None, "tv3"),
+        ("tv2:skipp", None, "tv2"),
+        ("tv2:bias:sparsest", None, "sparsest"),
+        ("spline:cauchy", None, "spline"),
+        ("krr:no-skip:beta", None, "beta"),
+        ("spline:gaussian", {"sigma": 1.0}, "sigma"),
+        ("tv2:skip", {"A": 1.0}, "A"),
+        ("tv2:skip", {"lam": -1.0}, "lam"),
+    ],
+)
+def test_bad_reference_names_the_key(name, params, key):
+    with pytest.raises(InputError, match=key):
+        solve_reference(name, [0.0, 1.0, 2.0], [0.0, 1.0, 0.0], params=params)
+
+
+def test_reference_registry_names_parse():
+    # Every advertised name is accepted by the parser (solving is tested per solver elsewhere).
+    from minnorm.references import _parse
+
+    for name in REFERENCES:
+        _parse(name)
+
+
+G9X = np.array([-1.5, -0.7, -0.1, 0.4, 1.0, 1.6])
+G9Y = np.array([0.3, -0.5, 0.8, 0.1, -0.6, 0.2])
+
+
+def test_spline_references_math_g9():
+    from scipy.interpolate import CubicSpline
+
+    from minnorm.metrics import l2_distance, linf_distance
+
+    cs = CubicSpline(G9X, G9Y, bc_type="natural")
+    nat = solve_reference("spline:natural", G9X, G9Y)
+    assert not nat.is_piecewise_linear and nat.variant is None and nat.envelope is None
+    # w = +-1, b ~ U[-2, 2]: g = 1/4 on [-2, 2] => the natural spline, with J = 4 int f''^2.
+    pm1 = solve_reference("spline:pm1-uniform", G9X, G9Y, params={"c": 2.0})
+    assert pm1.params["c"] == 2.0
+    assert linf_distance(pm1.solution, cs, (-1.5, 1.6)) < 1e-12
+    assert pm1.value == pytest.approx(4.0 * nat.value, rel=1e-10)
+    # No skip, no output bias: y^T K^-1 y = 377.8377383 (MATH G9).
+    krr = solve_reference("krr:no-skip:pm1-uniform", G9X, G9Y, params={"c": 2.0, "output_bias": False})
+    assert krr.kind == "krr" and krr.value == pytest.approx(377.8377383, rel=1e-8)
+    # ... which is not the natural spline (MATH D.2: differs by ~0.03 inside the hull).
+    assert 0.01 < linf_distance(krr.solution, cs, (-1.5, 1.6)) < 0.1
+    # torch's default law (A = B = 1) is constant on [-1, 1] only; data beyond it -> a different spline.
+    uni = solve_reference("spline:uniform", G9X, G9Y)
+    assert uni.params == {"A": 1.0, "B": 1.0}
+    assert l2_distance(uni.solution, cs, (-1.5, 1.6)) > 1e-3
+    sm = solve_reference("spline:natural", G9X, G9Y, lam=0.1)
+    assert sm.lam == 0.1 and sm.solution.problem == "spline-smoothing"
