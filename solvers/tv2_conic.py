@@ -1,0 +1,967 @@
+r"""Conic programs for minimum-norm interpolation and regression with the bias-penalised costs.
+
+Two families of finite convex programs live here (MATH.md B.1, B.3, B.4):
+
+* **Exact SOCPs** (``method="exact"``) for V3 (``"bias"``, Boursier--Flammarion) and V4
+  (``"bias-no-skip"``). They are *exact* finite reformulations of the continuous problems:
+  on each data interval only the mass and the first moment of :math:`f''` enter the data
+  constraints, and Jensen's inequality puts one atom at the barycentre.
+* **Knot-grid programs** (``method="cvxpy"``) for all four variants: the dictionary
+  :math:`f(x)=c\,x+d+\sum_k J_k (x-t_k)_+` on a finite grid of candidate knots. They are
+  the independent cross-check of the exact paths and give upper bounds that converge from
+  above as the grid is refined (exact for V1/V2, whose data knots suffice).
+
+Every result carries a *certified lower bound on the continuous problem*: a dual
+piecewise-linear function :math:`q` (built from the solver's duals, or from the residual of a
+regression) is rescaled until it is exactly feasible for the continuous dual -- checked in
+closed form on every data interval and on both outer rays -- and its dual objective is
+evaluated. See :func:`_feasible_scale` for the dual constraints of each variant.
+
+Notation: data :math:`x_1<\dots<x_n`, :math:`h_i=x_{i+1}-x_i`, secant slopes
+:math:`s_i=(y_{i+1}-y_i)/h_i`, discrete curvature :math:`\delta_j=s_j-s_{j-1}` at interior
+points, :math:`\omega(t)=\sqrt{1+t^2}`.
+
+The public entry points are :func:`solvers.tv2_interpolant` and :func:`solvers.tv2_regression`;
+the functions here take validated :class:`~solvers._validation.Data`.
+"""
+
+import time
+
+import cvxpy as cp
+import numpy as np
+import scipy.sparse as sp
+
+from . import _cvx
+from .errors import InputError, SolverError
+from .piecewise import VARIANTS, PiecewiseLinear, tv2_cost
+from .solution import Solution
+
+__all__ = [
+    "bias_interpolant",
+    "bias_no_skip_interpolant",
+    "bias_regression",
+    "bias_no_skip_regression",
+    "grid_interpolant",
+    "grid_regression",
+    "default_grid",
+]
+
+#: Masses below this fraction of the largest atom are treated as solver noise (interior-point
+#: methods never return exact zeros). The polish step repairs the interpolation afterwards.
+MASS_REL_THRESHOLD = 1e-7
+#: An atom within this fraction of its interval from an endpoint is snapped onto it: an atom on
+#: a data point comes back split between the two neighbouring intervals at positions accurate
+#: to ~1e-7 of the gap (solver tolerance 1e-9), and snapping both halves merges them exactly.
+SNAP_REL = 1e-6
+#: Default grid: subdivisions per data interval are min(10, ceil(GRID_BUDGET / (n-1))), >= 2.
+GRID_BUDGET = 40_000
+GRID_MAX_SUBDIV = 10
+GRID_MIN_SUBDIV = 2
+#: Points added on each side of the hull for the no-skip variants (out to one data range).
+GRID_EXTENSION_POINTS = 10
+
+_SKIP_VARIANTS = ("skip", "bias")
+
+
+def _omega(t):
+    return np.hypot(1.0, t)
+
+
+# ----------------------------------------------------------------------------- solver options
+_FAER = None
+
+
+def _clarabel_faer():
+    """Clarabel's multithreaded supernodal LDL (``faer``) where the build has it: 1.5-2.5x
+    faster than the default QDLDL at n = 1e4 (measured). Probed once on a tiny problem."""
+    global _FAER
+    if _FAER is None:
+        try:
+            import clarabel
+
+            settings = clarabel.DefaultSettings()
+            settings.direct_solve_method = "faer"
+            settings.verbose = False
+            P = sp.csc_matrix((1, 1))
+            A = sp.csc_matrix(np.array([[1.0]]))
+            clarabel.DefaultSolver(P, np.array([1.0]), A, np.array([1.0]), [clarabel.NonnegativeConeT(1)],
+                                   settings).solve()
+            _FAER = {"direct_solve_method": "faer"}
+        except Exception:  # pragma: no cover - depends on the clarabel build
+            _FAER = {}
+    return _FAER
+
+
+def _solver_options(name, extra=None):
+    """Tight tolerances per solver: the exact paths claim ~1e-9 accuracy, which the solvers'
+    defaults (~1e-8 relative) do not deliver on badly scaled data."""
+    name = (name or _cvx.DEFAULT_SOLVER).upper()
+    opts = {
+        "CLARABEL": {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 400,
+                     **_clarabel_faer()},
+        "ECOS": {"abstol": 1e-9, "reltol": 1e-9, "feastol": 1e-9, "max_iters": 400},
+        "SCS": {"eps_abs": 1e-8, "eps_rel": 1e-8, "max_iters": 200_000},
+        "OSQP": {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iter": 200_000, "polishing": True},
+    }.get(name, {})
+    if extra:
+        opts.update(extra)
+    return name, opts
+
+
+def _run(problem, solver, allow_inaccurate, size, solver_options):
+    name, opts = _solver_options(solver, solver_options)
+    t0 = time.perf_counter()
+    label, status = _cvx.solve(problem, name, allow_inaccurate=allow_inaccurate, size=size, **opts)
+    return label, status, time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------- data geometry
+def _secants(x, z):
+    """Gaps h, secant slopes s and interior discrete curvature delta of values z at x."""
+    h = np.diff(x)
+    s = np.diff(z) / h
+    return h, s, np.diff(s)
+
+
+def _curvature_operator(x):
+    """Sparse (n-2, n) matrix D2 with (D2 z)_j = s_{j+1}(z) - s_j(z) (cvxpy-friendly)."""
+    n = x.size
+    h = np.diff(x)
+    inv = 1.0 / h
+    rows = np.repeat(np.arange(n - 2), 3)
+    cols = (np.arange(n - 2)[:, None] + np.arange(3)[None, :]).ravel()
+    vals = np.column_stack([inv[:-1], -inv[:-1] - inv[1:], inv[1:]]).ravel()
+    return sp.csr_matrix((vals, (rows, cols)), shape=(n - 2, n))
+
+
+def _secant_operator(x, i):
+    """Row vector a with a @ z = s_i(z) (0-based secant index, negative allowed)."""
+    n = x.size
+    i = i % (n - 1)
+    a = np.zeros(n)
+    hi = x[i + 1] - x[i]
+    a[i], a[i + 1] = -1.0 / hi, 1.0 / hi
+    return a
+
+
+# ----------------------------------------------------------------------------- dual certificates
+def _q_from_lambda(x, lam):
+    r"""Node values of :math:`P(t)=\sum_j\lambda_j(x_j-t)_+` with :math:`\sum_j\lambda_j` set to 0.
+
+    :math:`P` is piecewise linear with knots at the data, zero right of :math:`x_n` and
+    constant left of :math:`x_1` once :math:`\sum\lambda=0`. Computed by the recurrence
+    :math:`P(x_i)=P(x_{i+1})+h_i\Lambda_{i+1}` (suffix sums :math:`\Lambda`), which avoids the
+    cancellation of :math:`\sum\lambda_j x_j - x_k\sum\lambda_j` when :math:`|x|` is large.
+    """
+    h = np.diff(x)
+    Lam = np.cumsum(lam[::-1])[::-1]  # Lam[k] = sum_{j >= k} lam_j
+    contrib = h * Lam[1:]
+    q = np.zeros_like(x)
+    q[:-1] = np.cumsum(contrib[::-1])[::-1]
+    return q
+
+
+def _certificate_shape(q, variant):
+    r"""Normalise raw node values into a dual function of the variant's dual cone shape.
+
+    Skip variants (free affine part): :math:`q(x_1)=q(x_n)=0` and :math:`q\equiv0` outside.
+    No-skip variants: :math:`q=P-\kappa` with :math:`\kappa=P(x_1)/2`, so that
+    :math:`q(x_1)=\kappa`, :math:`q(x_n)=-\kappa` and :math:`q` is constant on both rays.
+    """
+    q = np.array(q, dtype=np.float64)
+    if variant in _SKIP_VARIANTS:
+        q[0] = 0.0
+        q[-1] = 0.0
+        return q
+    return q - 0.5 * (q[0] + q[-1])
+
+
+def _g_from_q(x, q):
+    r"""Jumps :math:`g_j` of :math:`q'` at the data: :math:`\int q\,df''=\sum_j g_j f(x_j)` for
+    the affine-free part. :math:`q` is constant outside the hull, so :math:`\sum g_j=0`."""
+    sig = np.concatenate(([0.0], np.diff(q) / np.diff(x), [0.0]))
+    return np.diff(sig)
+
+
+def _max_ratio_omega(x, q):
+    r"""Exact :math:`\max_t |q(t)|/\omega(t)` for PL ``q`` (knots at x, zero outside the hull).
+
+    On a segment :math:`q(t)=a+bt` and :math:`(a+bt)/\omega(t)` has its only critical point
+    at :math:`t=b/a`, so the maximum of the absolute value is at an endpoint or there.
+    """
+    xl, xr = x[:-1], x[1:]
+    b = np.diff(q) / np.diff(x)
+    a = q[:-1] - b * xl
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tstar = np.where(a != 0, b / a, xl)
+    tstar = np.clip(tstar, xl, xr)
+    cand = np.abs(a + b * tstar) / _omega(tstar)
+    ends = np.abs(q) / _omega(x)
+    return float(max(np.max(cand), np.max(ends)))
+
+
+def _max_abs_minus_omega(x, q, s):
+    r"""Exact :math:`\max_{t\in\mathbb R} (s|q(t)| - \omega(t))` for PL ``q`` constant on the rays.
+
+    Each of :math:`\pm s\,q(t)-\omega(t)` is concave on a segment; its stationary point solves
+    :math:`t/\omega(t)=c` with :math:`c=\pm s\,q'`, i.e. :math:`t=c/\sqrt{1-c^2}`, and the
+    maximum over the segment is at that point clipped to the segment. On a ray, where
+    :math:`q` is constant, the maximum is at the point of the ray closest to 0.
+    """
+    xl, xr = x[:-1], x[1:]
+    b = np.diff(q) / np.diff(x)
+    best = -np.inf
+    for sign in (1.0, -1.0):
+        c = sign * s * b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tstar = np.where(np.abs(c) < 1.0, c / np.sqrt(np.maximum(1.0 - c * c, 0.0)), np.sign(c) * np.inf)
+        t = np.clip(tstar, xl, xr)
+        val = sign * s * (q[:-1] + b * (t - xl)) - _omega(t)
+        best = max(best, float(np.max(val)))
+    t_left = min(x[0], 0.0)
+    t_right = max(x[-1], 0.0)
+    best = max(best, s * abs(q[0]) - float(_omega(t_left)), s * abs(q[-1]) - float(_omega(t_right)))
+    return best
+
+
+def _feasible_scale(x, q, variant):
+    r"""Largest :math:`s\ge0` such that :math:`s\,q` is exactly feasible for the continuous dual.
+
+    Dual problems (Lagrangian of :math:`f(x_j)=y_j`; derivation in the module notes below):
+
+    * V1 ``"skip"``: :math:`|q(t)|\le1` for all t, q = 0 outside the hull.
+    * V3 ``"bias"``: :math:`|q(t)|\le\omega(t)`.
+    * V2 ``"no-skip"``: some :math:`\theta\in[0,1]` with :math:`|\kappa|\le1-\theta` and
+      :math:`|q(t)|\le\theta`, where :math:`\kappa=q(x_1)=-q(x_n)`; i.e.
+      :math:`\max|q|+|\kappa|\le1`.
+    * V4 ``"bias-no-skip"``: some :math:`\theta\in[0,1]` with :math:`|\kappa|\le1-\theta` and
+      :math:`|q(t)|\le\omega(t)-1+\theta` for all t; i.e.
+      :math:`\max(0,\max_t(|q|-\omega+1))+|\kappa|\le1`. This is convex in s and is solved
+      by bisection, each step evaluated exactly by :func:`_max_abs_minus_omega`.
+
+    Then for every interpolant :math:`R(f)\ge\sum_j g_j y_j` with :math:`g` the jumps of
+    :math:`(sq)'` (:func:`_g_from_q`).
+    """
+    qmax = float(np.max(np.abs(q)))
+    if qmax == 0.0:
+        return np.inf
+    if variant == "skip":
+        return 1.0 / qmax
+    if variant == "bias":
+        return 1.0 / _max_ratio_omega(x, q)
+    kappa = abs(float(q[0]))
+    if variant == "no-skip":
+        return 1.0 / (qmax + kappa)
+
+    def h(s):
+        return max(0.0, _max_abs_minus_omega(x, q, s) + 1.0) + s * kappa - 1.0
+
+    lo, hi = 0.0, 1.0
+    while h(hi) <= 0.0:
+        lo, hi = hi, 2.0 * hi
+        if hi > 1e300:  # pragma: no cover - q would be zero
+            return np.inf
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if h(mid) <= 0.0:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _interp_bound(x, y, q, variant):
+    """Certified lower bound ``s * |g(q) . y|`` for interpolation, and the scale s."""
+    s = _feasible_scale(x, q, variant)
+    lin = float(_g_from_q(x, q) @ y)
+    if not np.isfinite(s):  # q == 0: the trivial certificate
+        return 0.0, 1.0
+    return s * abs(lin), s
+
+
+def _regression_bound(x, y, w, lam, q, variant, offset):
+    r"""Fenchel-dual lower bound for :math:`\sum_i w_i(f(x_i)-y_i)^2+\lambda R(f)`.
+
+    For every feasible dual function :math:`\sigma q` (:math:`|\sigma|\le s_{\max}`),
+    :math:`R(f)\ge\sigma\,g\cdot z` with :math:`z=f(x)`, hence the objective is at least
+    :math:`\min_z\sum w_i(z_i-y_i)^2+\lambda\sigma g\cdot z
+    =\lambda\sigma\,g\cdot y-\tfrac{\lambda^2\sigma^2}{4}\sum_i g_i^2/w_i`,
+    maximised in closed form over :math:`\sigma\in[-s_{\max},s_{\max}]`.
+    """
+    smax = _feasible_scale(x, q, variant)
+    if not np.isfinite(smax):  # q == 0: the trivial certificate
+        return offset, 0.0
+    g = _g_from_q(x, q)
+    a = float(g @ y)
+    Q = float(np.sum(g * g / w))
+    if Q == 0.0 or lam == 0.0:
+        return offset, 0.0
+    sig = 2.0 * a / (lam * Q)
+    sig = float(np.clip(sig, -smax, smax))
+    return offset + lam * sig * a - 0.25 * lam * lam * sig * sig * Q, sig
+
+
+# ----------------------------------------------------------------------------- knot extraction
+def _polish_atoms(x, u, v, delta, scale=0.0):
+    r"""Turn per-interval endpoint masses into exact knots that reproduce ``delta``.
+
+    ``u[k, i]``, ``v[k, i]`` >= 0 (k = 0: positive atoms, k = 1: negative atoms) are the parts of
+    the mass on :math:`[x_i,x_{i+1}]` attributed to the left and right endpoint (atom at
+    :math:`t=(x_iu+x_{i+1}v)/(u+v)`, mass :math:`u+v`). The data constraints are linear in
+    them: :math:`V_{j-1}+U_j=\delta_j` at interior points (signed sums). Steps:
+
+    1. drop atoms lighter than ``MASS_REL_THRESHOLD`` x max(heaviest atom, ``scale``) (solver
+       noise; ``scale`` is the size of the data's slopes, so that a problem whose solution has
+       no knot does not keep noise atoms);
+    2. snap atoms within ``SNAP_REL`` (relative position in the interval) of an endpoint onto
+       it (interior-point methods split an atom that sits on a data point between the two
+       neighbouring intervals);
+    3. repair each interior equation by a multiplicative correction of the masses attributed
+       to that point (each u/v entry enters exactly one equation, so this is exact and keeps
+       signs while the correction is smaller than the mass); a point with no mass left and
+       a non-zero residual gets an atom exactly at the data point.
+
+    Returns knots, signed jumps and a diagnostics dict.
+    """
+    u = np.maximum(np.array(u, dtype=np.float64), 0.0)
+    v = np.maximum(np.array(v, dtype=np.float64), 0.0)
+    m = u + v
+    mmax = max(float(np.max(m)) if m.size else 0.0, float(scale))
+    dropped = 0
+    if mmax > 0:
+        small = m < MASS_REL_THRESHOLD * mmax
+        dropped = int(np.count_nonzero(small & (m > 0)))
+        u[small] = 0.0
+        v[small] = 0.0
+        m = u + v
+        u[u < SNAP_REL * m] = 0.0
+        v[v < SNAP_REL * m] = 0.0
+        # Merge an atom sitting exactly on x_j into a same-sign atom of the neighbouring interval
+        # (both lie in that closed interval, so by Jensen this never costs more; the mass stays
+        # in the equation of x_j). The objective is extremely flat in such splits (~m1 m2 dt^2),
+        # so the solver leaves them at its tolerance.
+        if x.size > 2:
+            uL, vL = u[:, :-1], v[:, :-1]  # interval j-1 of interior point j
+            uR, vR = u[:, 1:], v[:, 1:]  # interval j
+            right_on_point = (uR > 0) & (vR == 0) & (uL > 0)
+            left_on_point = (vL > 0) & (uL == 0) & (vR > 0) & ~right_on_point
+            vL += np.where(right_on_point, uR, 0.0)
+            uR[right_on_point] = 0.0
+            uR += np.where(left_on_point, vL, 0.0)
+            vL[left_on_point] = 0.0
+    extra_t, extra_J = [], []
+    n = x.size
+    if n > 2:
+        sign = np.array([[1.0], [-1.0]])
+        contrib = (sign * v[:, :-1]).sum(0) + (sign * u[:, 1:]).sum(0)
+        mass_at = v[:, :-1].sum(0) + u[:, 1:].sum(0)
+        r = delta - contrib
+        ok = (mass_at > 0) & (np.abs(r) <= 0.5 * mass_at)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(ok, r / np.where(mass_at > 0, mass_at, 1.0), 0.0)
+        # entries attributed to interior point j: v[:, j-1] and u[:, j]
+        v[:, :-1] *= 1.0 + sign * rel[None, :]
+        u[:, 1:] *= 1.0 + sign * rel[None, :]
+        bad = np.flatnonzero(~ok & (r != 0))
+        if bad.size:
+            # Put the residual curvature exactly on the data point (after undoing nothing: the
+            # masses there were left unchanged because rel = 0).
+            extra_t = list(x[1:-1][bad])
+            extra_J = list(r[bad])
+    m = u + v
+    xl = np.broadcast_to(x[:-1], m.shape)
+    xr = np.broadcast_to(x[1:], m.shape)
+    nz = m > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(nz, (xl * u + xr * v) / np.where(nz, m, 1.0), 0.0)
+    # Atoms on an endpoint get its exact value (so that halves from the two neighbouring
+    # intervals coincide bit for bit and are merged); clip guards the last ulp otherwise.
+    t = np.where(u == 0, xr, np.where(v == 0, xl, np.clip(t, xl, xr)))
+    J = np.where(nz, np.array([[1.0], [-1.0]]) * m, 0.0)
+    knots = np.concatenate([t[nz], np.asarray(extra_t, dtype=np.float64)])
+    jumps = np.concatenate([J[nz], np.asarray(extra_J, dtype=np.float64)])
+    return knots, jumps, {"dropped_atoms": dropped, "added_data_knots": len(extra_t)}
+
+
+def _repair_jumps(x, knots, jumps, delta):
+    r"""Minimal relative change of the jumps at fixed knots so that the curvature equations hold.
+
+    A knot at :math:`t\in[x_i,x_{i+1}]` adds :math:`(1-\ell)J` to the discrete curvature at
+    :math:`x_i` and :math:`\ell J` at :math:`x_{i+1}` (:math:`\ell=(t-x_i)/h_i`); knots outside
+    the hull add nothing. With :math:`A` this (tridiagonally coupled) map restricted to the
+    interior points, solve :math:`\min\|W^{-1/2}\Delta J\|` s.t. :math:`A(J+\Delta J)=\delta`,
+    :math:`W=\mathrm{diag}|J|`, so zero jumps stay zero and signs are kept for small residuals.
+    Used after dropping interior-point noise from a grid solution, whose many tiny jumps
+    otherwise add up to a visible interpolation error. Returns knots, jumps, number of data
+    knots added (points whose curvature no remaining knot can carry).
+    """
+    from scipy.sparse.linalg import spsolve
+
+    n = x.size
+    if n <= 2 or knots.size == 0 and not np.any(delta):
+        return knots, jumps, 0
+    inside = (knots >= x[0]) & (knots <= x[-1])
+    k_in = np.flatnonzero(inside)
+    t = knots[k_in]
+    i = np.clip(np.searchsorted(x, t, side="right") - 1, 0, n - 2)
+    ell = (t - x[i]) / (x[i + 1] - x[i])
+    rows = np.concatenate([i, i + 1]) - 1  # interior point j (1..n-2) -> row j-1
+    cols = np.concatenate([k_in, k_in])
+    vals = np.concatenate([1.0 - ell, ell])
+    keep = (rows >= 0) & (rows < n - 2) & (vals != 0)
+    A = sp.csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=(n - 2, knots.size))
+    r = delta - A @ jumps
+    W = sp.diags(np.abs(jumps))
+    M = (A @ W @ A.T).tocsr()
+    diag = M.diagonal()
+    active = diag > 0
+    added_t, added_J = [], []
+    lost = np.flatnonzero(~active & (r != 0))
+    if lost.size:
+        added_t, added_J = list(x[1:-1][lost]), list(r[lost])
+    if np.any(active):
+        Ma = M[active][:, active]
+        # A lone knot can carry two rows (rank deficient): a tiny ridge gives the least-squares
+        # correction instead of a singular solve.
+        ridge = 1e-13 * float(np.max(diag))
+        yv = np.zeros(n - 2)
+        yv[active] = spsolve((Ma + ridge * sp.identity(Ma.shape[0])).tocsc(), r[active])
+        jumps = jumps + W @ (A.T @ yv)
+    knots = np.concatenate([knots, added_t])
+    jumps = np.concatenate([jumps, added_J])
+    return knots, jumps, len(added_t)
+
+
+def _fit_affine(x, target, knots, jumps):
+    r"""PL function :math:`\alpha+\beta x+\sum J_k(x-t_k)_+` with (α, β) the least-squares fit
+    of ``target`` minus the knot part (the residual is affine up to rounding once the
+    curvature equations hold, so this interpolates). Centred x keeps it well conditioned."""
+    base = PiecewiseLinear.from_knots(knots, jumps, 0.0, 0.0)
+    res = target - base(x)
+    xc = x - x.mean()
+    denom = float(xc @ xc)
+    beta = float(xc @ (res - res.mean()) / denom) if denom > 0 else 0.0
+    alpha = float(res.mean() - beta * x.mean())
+    return PiecewiseLinear.from_knots(knots, jumps, beta, alpha)
+
+
+def _value_scale(x, y, lam):
+    """Scale c for solving with y / c: the largest secant slope for interpolation (the jumps
+    are differences of slopes), the spread of y for regression (fitted values live there)."""
+    if lam is None:
+        c = float(np.max(np.abs(np.diff(y) / np.diff(x)))) if y.size > 1 else 0.0
+    else:
+        c = float(np.max(np.abs(y - np.mean(y))))
+    return c if c > 0 and np.isfinite(c) else 1.0
+
+
+# ----------------------------------------------------------------------------- exact SOCP (V3/V4)
+def _socp(data, lam, variant, solver, allow_inaccurate, solver_options):
+    r"""Build and solve the exact SOCP for V3 or V4, interpolation (lam None) or regression.
+
+    Variables per interval :math:`I_i=[x_i,x_{i+1}]` and sign: :math:`u_i,v_i\ge0`, the mass
+    attributed to the left/right endpoint. They are an invertible linear change of the
+    (mass, first moment) pair of MATH B.3: :math:`m=u+v`, :math:`M=x_iu+x_{i+1}v`, and the
+    moment constraint :math:`x_im\le M\le x_{i+1}m` becomes :math:`u,v\ge0`. The data enter
+    only through the interior curvature equations :math:`V_{j-1}+U_j=\delta_j` (signed sums),
+    a sparse, well-conditioned system. The atom cost is the perspective of ω,
+    :math:`\|(m,M)\|_2`.
+
+    V4 adds atoms on the two outer rays. With the free output bias their effect on the data
+    is affine, so only their mass matters for D, and both :math:`\omega` and
+    :math:`\omega-1` are smallest at the ray point nearest 0: the left-ray atom sits at
+    :math:`\min(x_1,0)`, the right-ray one at :math:`\max(x_n,0)` (exact, no moment
+    variable needed). With :math:`\beta=f'(-\infty)` eliminated by
+    :math:`s_1=\beta+a_L+U_1`,
+
+    .. math:: D = s_1 + s_{n-1} - a_L - U_1 + V_{n-1} + a_R,
+
+    and the objective is :math:`\max(A, A-\textstyle\sum m + |D|)` with
+    :math:`A=\sum\|(m,M)\|_2+\omega(t_L)|a_L|+\omega(t_R)|a_R|` (signed :math:`a` split into
+    two nonnegative parts).
+    """
+    x, y_orig, w = data.x, data.y, data.weights
+    # Solve for y / c (and lam / c): both costs are positively homogeneous in f, and a unit
+    # scale keeps the conic solver's absolute tolerances meaningful on badly scaled data.
+    c_scale = _value_scale(x, y_orig, lam)
+    y = y_orig / c_scale
+    lam = None if lam is None else lam / c_scale
+    n = x.size
+    N = n - 1
+    xl, xr = x[:-1], x[1:]
+    u = cp.Variable((2, N), nonneg=True)
+    v = cp.Variable((2, N), nonneg=True)
+    r = cp.Variable(2 * N)
+    m_flat = cp.reshape(u + v, (2 * N,), order="C")
+    X_l = np.vstack([xl, xl])
+    X_r = np.vstack([xr, xr])
+    M_flat = cp.reshape(cp.multiply(X_l, u) + cp.multiply(X_r, v), (2 * N,), order="C")
+    cons = [cp.SOC(r, cp.vstack([m_flat, M_flat]), axis=0)]
+    U = u[0] - u[1]
+    V = v[0] - v[1]
+
+    if lam is None:
+        z = None
+        _, s, delta = _secants(x, y)
+        s_first, s_last = s[0], s[-1]
+    else:
+        z = cp.Variable(n)
+        delta = _curvature_operator(x) @ z if n > 2 else None
+        s_first = _secant_operator(x, 0) @ z
+        s_last = _secant_operator(x, -1) @ z
+    eq = None
+    if n > 2:
+        eq = V[:-1] + U[1:] == delta
+        cons.append(eq)
+
+    A = cp.sum(r)
+    extra = {}
+    if variant == "bias-no-skip":
+        aL = cp.Variable(2, nonneg=True)
+        aR = cp.Variable(2, nonneg=True)
+        tL, tR = min(x[0], 0.0), max(x[-1], 0.0)
+        A = A + _omega(tL) * cp.sum(aL) + _omega(tR) * cp.sum(aR)
+        mass = cp.sum(u) + cp.sum(v) + cp.sum(aL) + cp.sum(aR)
+        D = s_first + s_last - (aL[0] - aL[1]) - U[0] + V[-1] + (aR[0] - aR[1])
+        tau = cp.Variable()
+        e = cp.Variable()
+        c_A = A <= tau
+        c_B = A - mass + e <= tau
+        c_Dp = D <= e
+        c_Dm = -D <= e
+        cons += [c_A, c_B, c_Dp, c_Dm]
+        R = tau
+        extra = dict(aL=aL, aR=aR, tL=tL, tR=tR, c_A=c_A, c_Dp=c_Dp, c_Dm=c_Dm)
+    else:
+        R = A
+
+    if lam is None:
+        objective = R
+    else:
+        objective = cp.sum_squares(cp.multiply(np.sqrt(w), z - y)) + lam * R
+    problem = cp.Problem(cp.Minimize(objective), cons)
+    size = {"n": int(n), "variables": int(problem.size_metrics.num_scalar_variables)}
+    label, status, seconds = _run(problem, solver, allow_inaccurate, size, solver_options)
+    if u.value is None:
+        raise SolverError("solver returned no primal solution", status=status, solver=label, size=size)
+
+    target = y_orig if z is None else c_scale * np.asarray(z.value, dtype=np.float64)
+    _, s_t, delta_t = _secants(x, target)
+    knots, jumps, diag = _polish_atoms(x, c_scale * u.value, c_scale * v.value, delta_t, float(np.max(np.abs(s_t))))
+    if variant == "bias-no-skip":
+        aLv = c_scale * np.maximum(extra["aL"].value, 0.0)
+        aRv = c_scale * np.maximum(extra["aR"].value, 0.0)
+        scale = max(float(np.max(np.abs(jumps))) if jumps.size else 0.0, float(np.max(aLv)), float(np.max(aRv)),
+                    float(np.max(np.abs(s_t))))
+        ray_t, ray_J = [], []
+        for tpos, a in ((extra["tL"], aLv), (extra["tR"], aRv)):
+            J = float(a[0] - a[1])
+            if abs(J) > MASS_REL_THRESHOLD * scale:
+                ray_t.append(tpos)
+                ray_J.append(J)
+        knots = np.concatenate([knots, ray_t])
+        jumps = np.concatenate([jumps, ray_J])
+    f = _fit_affine(x, target, knots, jumps)
+
+    nu = None
+    if eq is not None and eq.dual_value is not None:
+        nu = np.asarray(eq.dual_value, dtype=np.float64).ravel()
+    kappa = None
+    if variant == "bias-no-skip" and extra["c_Dp"].dual_value is not None:
+        kappa = float(extra["c_Dp"].dual_value) - float(extra["c_Dm"].dual_value)
+    obj = float(problem.value) * (c_scale if lam is None else c_scale**2)
+    info = dict(label=label, status=status, seconds=seconds, solver_objective=obj,
+                polish=diag, size=size, nu=nu, kappa=kappa, value_scale=c_scale)
+    return f, info
+
+
+def _socp_interpolation_bound(x, y, variant, nu, kappa):
+    """Certificate from the SOCP duals: q = (kappa, nu, -kappa) (skip: kappa = 0).
+
+    The relative sign of cvxpy's duals of the curvature equations and of the |D| epigraph is
+    a convention; both choices are checked and each is a valid certificate on its own, so the
+    larger bound is kept."""
+    n = x.size
+    best = (-np.inf, None, None)
+    inner = np.zeros(n - 2) if nu is None else nu
+    kappas = [0.0] if variant in _SKIP_VARIANTS else ([kappa, -kappa] if kappa is not None else [0.0])
+    for k in kappas:
+        q = np.concatenate(([k], inner, [-k]))
+        lb, s = _interp_bound(x, y, q, variant)
+        if lb > best[0]:
+            best = (lb, s, q)
+    return best
+
+
+def _finish_interpolation(data, f, info, variant, method, lb, scale, q, bound_kind, extra_cert=None):
+    x, y = data.x, data.y
+    value = tv2_cost(f, variant)
+    cert = {
+        "bound_kind": bound_kind,
+        "dual_scale": scale,
+        "dual_function_values": q,
+        "solver_objective": info["solver_objective"],
+        "max_interp_residual": float(np.max(np.abs(f(x) - y))),
+        "n_knots": int(f.knots.size),
+        "solve_seconds": info["seconds"],
+        "size": info["size"],
+    }
+    if info.get("polish"):
+        cert["polish"] = info["polish"]
+    if extra_cert:
+        cert.update(extra_cert)
+    return Solution(function=f, value=float(value), lower_bound=float(lb), status=info["status"],
+                    method=method, solver=info["label"], variant=variant, problem="interpolation",
+                    x=x, y=y, certificate=cert)
+
+
+def _finish_regression(data, lam, f, info, variant, method, extra_cert=None):
+    x, y, w = data.x, data.y, data.weights
+    fitted = f(x)
+    sse = float(np.sum(w * (fitted - y) ** 2)) + data.sse_offset
+    cost = tv2_cost(f, variant)
+    value = sse + lam * cost
+    # Fenchel dual from the residual: at the optimum lam * g = 2 W (y - z) (stationarity in z).
+    g_raw = 2.0 * w * (y - fitted) / lam
+    q = _certificate_shape(_q_from_lambda(x, g_raw), variant)
+    lb, sig = _regression_bound(x, y, w, lam, q, variant, data.sse_offset)
+    cert = {
+        "bound_kind": "continuous-fenchel-dual",
+        "dual_scale": sig,
+        "dual_function_values": q,
+        "solver_objective": info["solver_objective"] + data.sse_offset,
+        "sse": sse,
+        "cost": float(cost),
+        "n_knots": int(f.knots.size),
+        "solve_seconds": info["seconds"],
+        "size": info["size"],
+    }
+    if info.get("polish"):
+        cert["polish"] = info["polish"]
+    if extra_cert:
+        cert.update(extra_cert)
+    return Solution(function=f, value=float(value), lower_bound=float(lb), status=info["status"],
+                    method=method, solver=info["label"], variant=variant, problem="regression",
+                    x=x, y=y, lam=float(lam), fitted=fitted, certificate=cert)
+
+
+def _affine_solution(data, variant, problem, lam=None):
+    """n = 2 with a free affine part: the line through both points, cost 0 (exact)."""
+    x, y = data.x, data.y
+    f = PiecewiseLinear.from_values(x, y)
+    cert = {"bound_kind": "closed-form", "max_interp_residual": 0.0, "n_knots": 0}
+    if problem == "interpolation":
+        return Solution(function=f, value=0.0, lower_bound=0.0, status="optimal", method="exact",
+                        solver="closed-form", variant=variant, problem=problem, x=x, y=y, certificate=cert)
+    return Solution(function=f, value=float(data.sse_offset), lower_bound=float(data.sse_offset),
+                    status="optimal", method="exact", solver="closed-form", variant=variant,
+                    problem=problem, x=x, y=y, lam=float(lam), fitted=y.copy(), certificate=cert)
+
+
+def bias_interpolant(data, *, solver=None, allow_inaccurate=False, solver_options=None):
+    r"""V3 minimum-norm interpolant (Boursier--Flammarion), exact SOCP (MATH B.3).
+
+    .. math::
+        \min_f \int\sqrt{1+t^2}\,d|f''|(t) \quad\text{s.t.}\quad f(x_i)=y_i,
+
+    over all piecewise-linear :math:`f` with a free affine part. By Jensen's inequality the
+    mass and first moment of :math:`f''` on each data interval suffice (one atom per sign
+    at the barycentre), which gives the finite SOCP
+
+    .. math::
+        \min \sum_{i,\pm}\big\|(m_i^\pm,M_i^\pm)\big\|_2 \quad\text{s.t.}\quad
+        x_im_i^\pm\le M_i^\pm\le x_{i+1}m_i^\pm,\ \text{data constraints},
+
+    solved here in endpoint-mass coordinates (see :func:`_socp`). Knots are
+    :math:`t=M/m` with jumps :math:`\pm m`; they are polished so the returned function
+    interpolates to rounding (``certificate["max_interp_residual"]``).
+
+    Parameters
+    ----------
+    data : Data
+        Validated data (``validate_data``).
+    solver : str, optional
+        cvxpy conic solver; default CLARABEL with tolerances 1e-10.
+    allow_inaccurate : bool
+        Accept ``optimal_inaccurate`` (carried into ``status``) instead of raising.
+    solver_options : dict, optional
+        Overrides of the solver options (for experiments).
+
+    Returns
+    -------
+    Solution
+        ``value`` = :func:`tv2_cost` of the returned function; ``lower_bound`` = dual
+        objective of the SOCP's dual certificate :math:`q` (PL, knots at the data, zero outside
+        the hull) after rescaling so that :math:`|q(t)|\le\omega(t)` holds exactly for all
+        :math:`t` (``certificate["bound_kind"] == "continuous-dual"``): a genuine lower bound on
+        the continuous optimum.
+    """
+    if data.n == 2:
+        return _affine_solution(data, "bias", "interpolation")
+    f, info = _socp(data, None, "bias", solver, allow_inaccurate, solver_options)
+    lb, s, q = _socp_interpolation_bound(data.x, data.y, "bias", info["nu"], None)
+    return _finish_interpolation(data, f, info, "bias", "exact", lb, s, q, "continuous-dual")
+
+
+def bias_no_skip_interpolant(data, *, solver=None, allow_inaccurate=False, solver_options=None):
+    r"""V4 minimum-norm interpolant (bias penalised, no skip, free output bias), exact SOCP.
+
+    .. math::
+        \min_f \max\Big(\int\omega\,d|f''|,\ \int(\omega-1)\,d|f''| + |D|\Big),\quad
+        D=f'(-\infty)+f'(+\infty), \quad\text{s.t. } f(x_i)=y_i  \qquad\text{(MATH A.2, B.4)}.
+
+    DERIVED exact reformulation: :math:`\omega` and :math:`\omega-1` are both convex, so for
+    fixed mass and first moment on an interval a single atom at the barycentre minimises both
+    integrals at once (Jensen) and hence their maximum; data constraints and :math:`D`
+    depend only on masses and moments. Knots may also lie on the outer rays, where they
+    change :math:`D` but not the data fit; the best position on a ray is its point nearest
+    0. See :func:`_socp` for the program; tests check it against the knot-grid LP.
+
+    Returns
+    -------
+    Solution
+        ``lower_bound`` from the dual certificate :math:`(q,\kappa,\theta)`:
+        :math:`|\kappa|\le1-\theta`, :math:`|q(t)|\le\omega(t)-1+\theta` on :math:`\mathbb R`
+        (checked exactly after rescaling), ``bound_kind == "continuous-dual"``.
+        The minimiser need not be unique; one minimiser is returned.
+    """
+    f, info = _socp(data, None, "bias-no-skip", solver, allow_inaccurate, solver_options)
+    lb, s, q = _socp_interpolation_bound(data.x, data.y, "bias-no-skip", info["nu"], info["kappa"])
+    return _finish_interpolation(data, f, info, "bias-no-skip", "exact", lb, s, q, "continuous-dual")
+
+
+def bias_regression(data, lam, *, solver=None, allow_inaccurate=False, solver_options=None):
+    r"""V3 regression, exact SOCP (MATH B.3, Regression).
+
+    .. math:: \min_f \sum_i w_i\,(f(x_i)-y_i)^2 + \lambda\int\omega\,d|f''|
+
+    (sum of squares without 1/2; :math:`w` = multiplicities of merged duplicates; the reported
+    value adds ``data.sse_offset`` so it is the SSE over the original points). Same SOCP as
+    :func:`bias_interpolant` with free fitted values :math:`z` in place of :math:`y`.
+
+    ``lower_bound`` is the Fenchel dual bound (:func:`_regression_bound`) of the dual function
+    built from the residual, :math:`\lambda g = 2W(y-f(x))`, rescaled to exact feasibility.
+    ``lam == 0`` returns the min-norm interpolant (the limit; the objective is then the SSE
+    offset only).
+    """
+    if lam == 0:
+        sol = bias_interpolant(data, solver=solver, allow_inaccurate=allow_inaccurate, solver_options=solver_options)
+        return _as_zero_lam_regression(data, sol)
+    if data.n == 2:
+        return _affine_solution(data, "bias", "regression", lam)
+    f, info = _socp(data, lam, "bias", solver, allow_inaccurate, solver_options)
+    return _finish_regression(data, lam, f, info, "bias", "exact")
+
+
+def bias_no_skip_regression(data, lam, *, solver=None, allow_inaccurate=False, solver_options=None):
+    r"""V4 regression, exact SOCP:
+    :math:`\min_f\sum_i w_i(f(x_i)-y_i)^2+\lambda\max(\int\omega\,d|f''|,\int(\omega-1)\,d|f''|+|D|)`.
+
+    See :func:`bias_no_skip_interpolant` and :func:`bias_regression` for the program and the
+    certificate (Fenchel dual, ``bound_kind == "continuous-fenchel-dual"``).
+    """
+    if lam == 0:
+        sol = bias_no_skip_interpolant(data, solver=solver, allow_inaccurate=allow_inaccurate,
+                                       solver_options=solver_options)
+        return _as_zero_lam_regression(data, sol)
+    f, info = _socp(data, lam, "bias-no-skip", solver, allow_inaccurate, solver_options)
+    return _finish_regression(data, lam, f, info, "bias-no-skip", "exact")
+
+
+def _as_zero_lam_regression(data, sol):
+    off = float(data.sse_offset)
+    fitted = sol.function(data.x)
+    sse = float(np.sum(data.weights * (fitted - data.y) ** 2)) + off
+    cert = dict(sol.certificate)
+    cert["bound_kind"] = "lam=0: SSE offset (exact)"
+    return Solution(function=sol.function, value=sse, lower_bound=off, status=sol.status, method=sol.method,
+                    solver=sol.solver, variant=sol.variant, problem="regression", x=sol.x, y=sol.y, lam=0.0,
+                    fitted=fitted, certificate=cert)
+
+
+# ----------------------------------------------------------------------------- knot-grid programs
+def default_grid(x, variant, per_interval=None):
+    r"""Default candidate knots for :func:`grid_interpolant` / :func:`grid_regression`.
+
+    * ``"skip"``/``"no-skip"``: the data only (data knots suffice for V1/V2, so the grid
+      program is exact); no-skip adds ``GRID_EXTENSION_POINTS`` points on each side out to
+      one data range beyond the hull.
+    * ``"bias"``/``"bias-no-skip"``: the data plus a uniform subdivision of every data
+      interval into ``r = clip(ceil(GRID_BUDGET/(n-1)), GRID_MIN_SUBDIV, GRID_MAX_SUBDIV)``
+      pieces (10 per interval up to n ~ 4000, then ~4e4 points in total, at least 2 per
+      interval); bias-no-skip also adds the extension points and 0.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    parts = [x]
+    if variant in ("bias", "bias-no-skip") and n > 1:
+        r = per_interval or int(np.clip(np.ceil(GRID_BUDGET / (n - 1)), GRID_MIN_SUBDIV, GRID_MAX_SUBDIV))
+        fr = np.arange(1, r) / r
+        parts.append((x[:-1, None] + np.diff(x)[:, None] * fr[None, :]).ravel())
+    if variant in ("no-skip", "bias-no-skip"):
+        span = max(x[-1] - x[0], 1.0 if n == 1 else 0.0) or 1.0
+        ext = span * np.arange(1, GRID_EXTENSION_POINTS + 1) / GRID_EXTENSION_POINTS
+        parts += [x[0] - ext, x[-1] + ext]
+        if variant == "bias-no-skip":
+            parts.append([0.0])
+    return np.unique(np.concatenate([np.ravel(p) for p in parts]))
+
+
+def _grid_weights(t, variant):
+    """(w1, w2): R = max(w1.|J|, w2.|J| + |D|) for no-skip variants, w1.|J| for skip ones."""
+    if variant == "skip":
+        return np.ones_like(t), None
+    if variant == "bias":
+        return _omega(t), None
+    if variant == "no-skip":
+        return np.ones_like(t), np.zeros_like(t)
+    om = _omega(t)
+    return om, om - 1.0
+
+
+def _prepare_grid(x, variant, grid):
+    if variant not in VARIANTS:
+        raise InputError(f"unknown variant {variant!r}; expected one of {', '.join(map(repr, VARIANTS))}")
+    if grid is None:
+        g = default_grid(x, variant)
+    else:
+        g = np.asarray(grid, dtype=np.float64).ravel()
+        if g.size == 0 or not np.all(np.isfinite(g)):
+            raise InputError("grid must be a non-empty 1-D array of finite knot positions")
+        extra = [x, [0.0]] if variant == "bias-no-skip" else [x]
+        g = np.unique(np.concatenate([g] + [np.ravel(e) for e in extra]))
+    if variant in _SKIP_VARIANTS:
+        # Knots outside the hull only add cost when the affine part is free.
+        g = g[(g >= x[0]) & (g <= x[-1])]
+    return g, np.searchsorted(g, x)
+
+
+def _grid_program(data, lam, variant, solver, allow_inaccurate, grid, solver_options):
+    r"""Knot-grid program on grid :math:`t_1<\dots<t_K` (containing the data).
+
+    The dictionary :math:`f(x)=c\,x+d+\sum_k J_k(x-t_k)_+` is parametrised by the slopes
+    :math:`\sigma_k` of :math:`f` on the grid intervals, the left slope :math:`c` and the right
+    slope :math:`s_R`: :math:`J=(\sigma_1-c,\ \sigma_2-\sigma_1,\dots,\ s_R-\sigma_{K-1})`, and
+    the free intercept is eliminated. The data enter as secant slopes,
+    :math:`\sum_{k\subset[x_j,x_{j+1}]}(h_k/H_j)\,\sigma_k=s_j` (weights summing to 1), so the
+    program is sparse and well conditioned. It is the same set of functions and the same
+    objective as the dense relu-matrix LP of MATH B.1 (which, like cvxpy's ``cumsum``, does
+    not scale to n = 1e4; value parametrisations are ill conditioned, ~1/h^2).
+    """
+    x, y_orig, w = data.x, data.y, data.weights
+    c_scale = _value_scale(x, y_orig, lam)  # see _socp
+    y = y_orig / c_scale
+    lam = None if lam is None else lam / c_scale
+    g, _ = _prepare_grid(x, variant, grid)
+    K = g.size
+    if K < 2:
+        raise InputError("the grid needs at least 2 points")
+    n = x.size
+    H = np.diff(x)
+    hg = np.diff(g)
+    mid = 0.5 * (g[:-1] + g[1:])
+    owner = np.searchsorted(x, mid, side="right") - 1  # data interval of each grid interval
+    inside = (owner >= 0) & (owner <= n - 2)
+    cols = np.flatnonzero(inside)
+    Ah = sp.csr_matrix((hg[cols], (owner[cols], cols)), shape=(n - 1, K - 1))
+    sig = cp.Variable(K - 1)
+    c = cp.Variable()
+    sR = cp.Variable()
+    E = sp.diags([np.ones(K - 1), -np.ones(K - 1)], [0, -1], shape=(K, K - 1), format="csr")
+    e0 = np.zeros(K)
+    e0[0] = 1.0
+    eK = np.zeros(K)
+    eK[-1] = 1.0
+    J = E @ sig - c * e0 + sR * eK
+    w1, w2 = _grid_weights(g, variant)
+    absJ = cp.abs(J)
+    if w2 is None:
+        R = w1 @ absJ
+    else:
+        R = cp.maximum(w1 @ absJ, w2 @ absJ + cp.abs(c + sR))
+    if lam is None:
+        fit = sp.diags(1.0 / H) @ Ah @ sig == np.diff(y) / H
+        cons = [fit]
+        objective = R
+        z = None
+    else:
+        z = cp.Variable(n)
+        fit = None
+        cons = [Ah @ sig == z[1:] - z[:-1]]
+        objective = cp.sum_squares(cp.multiply(np.sqrt(w), z - y)) + lam * R
+    problem = cp.Problem(cp.Minimize(objective), cons)
+    size = {"n": int(n), "grid": int(K), "variables": int(problem.size_metrics.num_scalar_variables)}
+    label, status, seconds = _run(problem, solver, allow_inaccurate, size, solver_options)
+    if sig.value is None:
+        raise SolverError("solver returned no primal solution", status=status, solver=label, size=size)
+
+    Jv = c_scale * np.asarray(J.value, dtype=np.float64).ravel()
+    target = y_orig if z is None else c_scale * np.asarray(z.value, dtype=np.float64)
+    # Interior-point noise: drop jumps below MASS_REL_THRESHOLD of the largest jump or data slope.
+    thr = MASS_REL_THRESHOLD * max(float(np.max(np.abs(Jv))), float(np.max(np.abs(np.diff(target) / H))))
+    Jv = np.where(np.abs(Jv) > thr, Jv, 0.0)
+    nz = Jv != 0
+    _, _, delta_t = _secants(x, target)
+    knots, jumps, added = _repair_jumps(x, g[nz], Jv[nz], delta_t)
+    f = _fit_affine(x, target, knots, jumps)
+    lam_dual = None
+    if fit is not None and fit.dual_value is not None:
+        # Dual mu_j of the secant equation j -> coefficient of f(x_j) in the Lagrangian.
+        mu = np.asarray(fit.dual_value, dtype=np.float64).ravel() / H
+        lam_dual = np.concatenate(([0.0], mu)) - np.concatenate((mu, [0.0]))
+    obj = float(problem.value) * (c_scale if lam is None else c_scale**2)
+    info = dict(label=label, status=status, seconds=seconds, solver_objective=obj, value_scale=c_scale,
+                size=size, lam_dual=lam_dual,
+                polish={"dropped_jumps": int(np.count_nonzero(~nz)), "added_data_knots": added})
+    return f, info
+
+
+def grid_interpolant(data, variant, *, solver=None, allow_inaccurate=False, grid=None, solver_options=None):
+    r"""Minimum-norm interpolant on a knot grid, any variant (``method="cvxpy"``, MATH B.1/B.4).
+
+    .. math::
+        \min_{J,c,d} R(J,c) \quad\text{s.t.}\quad c\,x_i+d+\sum_k J_k(x_i-t_k)_+=y_i,
+
+    with :math:`R=\sum w_k|J_k|` (V1: :math:`w=1`; V3: :math:`w=\omega(t_k)`) or
+    :math:`R=\max(\sum w_k|J_k|,\ \sum (w_k-1)|J_k| + |2c+\sum J_k|)` (V2: :math:`w=1`;
+    V4: :math:`w=\omega(t_k)`), and the grid :math:`t` from :func:`default_grid` (or ``grid``,
+    to which the data, and 0 for V4, are added).
+
+    The grid optimum is an **upper bound** on the continuous optimum that decreases to it as the
+    grid is refined; it is **exact** for V1/V2 (knots at the data suffice, MATH B.1/B.2) and for
+    V4 only the interior knots are approximated (the optimal outer-ray knots, at the data end
+    or at 0, are on the grid). The independent cross-check of the exact paths.
+
+    ``lower_bound`` is nevertheless a certified bound on the *continuous* problem: the duals
+    :math:`\lambda` of the interpolation constraints define :math:`P(t)=\sum\lambda_j(x_j-t)_+`,
+    which is feasible on the grid only; it is rescaled until it is feasible on all of
+    :math:`\mathbb R` (:func:`_feasible_scale`), so ``gap`` measures the grid error too.
+    Default solver CLARABEL (tolerance 1e-10).
+    """
+    f, info = _grid_program(data, None, variant, solver, allow_inaccurate, grid, solver_options)
+    x, y = data.x, data.y
+    if info["lam_dual"] is not None:
+        q = _certificate_shape(_q_from_lambda(x, info["lam_dual"]), variant)
+        lb, s = _interp_bound(x, y, q, variant)
+        kind = "continuous-dual"
+    else:  # pragma: no cover - solvers used here always return duals
+        lb, s, q, kind = -np.inf, None, None, "unavailable"
+    return _finish_interpolation(data, f, info, variant, "cvxpy", lb, s, q, kind,
+                                 {"grid_size": info["size"]["grid"]})
+
+
+def grid_regression(data, lam, variant, *, solver=None, allow_inaccurate=False, grid=None, solver_options=None):
+    r"""Regression on a knot grid, any variant (``method="cvxpy"``):
+    :math:`\min\sum_i w_i(f(x_i)-y_i)^2+\lambda R(f)` over the grid dictionary of
+    :func:`grid_interpolant` (an upper bound, exact for V1/V2; MATH B.1 Regression).
+    ``lower_bound`` is the Fenchel dual bound of the residual-based dual function, certified
+    for the continuous problem (``bound_kind == "continuous-fenchel-dual"``).
+    """
+    if lam == 0:
+        sol = grid_interpolant(data, variant, solver=solver, allow_inaccurate=allow_inaccurate, grid=grid,
+                               solver_options=solver_options)
+        return _as_zero_lam_regression(data, sol)
+    f, info = _grid_program(data, lam, variant, solver, allow_inaccurate, grid, solver_options)
+    return _finish_regression(data, lam, f, info, variant, "cvxpy", {"grid_size": info["size"]["grid"]})
