@@ -1,0 +1,127 @@
+"""The public solver API as a user meets it through ``import minnorm``: every variant, exact vs
+cvxpy, certificates, export, and the README example."""
+
+import json
+
+import numpy as np
+import pytest
+
+import minnorm as mn
+
+VARIANTS = ["skip", "no-skip", "bias", "bias-no-skip"]
+
+
+def random_data(seed, n=7):
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-2.0, 2.0, n))
+    return x, rng.normal(size=n)
+
+
+def test_readme_example_numbers():
+    x = np.array([0.0, 1.0, 2.0, 3.0])
+    y = np.array([0.0, 1.0, 1.0, 0.0])
+    sol = mn.tv2_interpolant(x, y, select="sparsest")
+    assert sol.value == pytest.approx(2.0, abs=1e-14)
+    assert sol.lower_bound == pytest.approx(2.0, abs=1e-14)
+    assert sol.status == "optimal"
+    np.testing.assert_allclose(sol.knots, [1.5], atol=1e-14)
+    np.testing.assert_allclose(sol.jumps, [-2.0], atol=1e-14)
+    env = mn.tv2_envelope(x, y)
+    assert env.lower(1.5) == pytest.approx(1.0) and env.upper(1.5) == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_exact_and_cvxpy_agree_on_value_with_certificates(variant, seed):
+    """Objective values, not argmins: V1/V2 minimisers are not unique."""
+    x, y = random_data(seed)
+    exact = mn.tv2_interpolant(x, y, variant=variant)
+    grid = mn.tv2_interpolant(x, y, variant=variant, method="cvxpy")
+    for sol in (exact, grid):
+        assert sol.status == "optimal"
+        assert sol.lower_bound <= sol.value + 1e-8 * max(1.0, sol.value)
+        np.testing.assert_allclose(sol(x), y, atol=1e-7)
+        # value is recomputed from the returned function
+        assert sol.value == pytest.approx(mn.tv2_cost(sol.function, variant), rel=1e-12)
+    assert exact.gap <= 1e-6 * max(1.0, exact.value)
+    # The grid program is an upper bound that is exact for V1/V2 and converges from above for V3/V4.
+    rtol = 1e-7 if variant in ("skip", "no-skip") else 2e-2
+    assert grid.value >= exact.lower_bound - 1e-7
+    assert grid.value == pytest.approx(exact.value, rel=rtol)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_regression_exact_and_cvxpy_agree(variant):
+    x, y = random_data(5, n=9)
+    lam = 0.3
+    exact = mn.tv2_regression(x, y, lam, variant=variant)
+    other = mn.tv2_regression(x, y, lam, variant=variant, method="cvxpy")
+    for sol in (exact, other):
+        sse = np.sum((sol(x) - y) ** 2)
+        assert sol.value == pytest.approx(sse + lam * mn.tv2_cost(sol.function, variant), rel=1e-10)
+        assert sol.lower_bound <= sol.value + 1e-9
+    assert exact.gap <= 1e-5 * exact.value
+    rtol = 1e-6 if variant in ("skip", "no-skip") else 5e-3
+    assert other.value == pytest.approx(exact.value, rel=rtol)
+
+
+def test_bias_variants_closed_forms_through_public_api():
+    """MATH G1, G2, G3 and G7."""
+    assert mn.tv2_interpolant([0, 1, 2], [0, 1, 0], variant="bias").value == pytest.approx(2 * np.sqrt(2), rel=1e-6)
+    assert mn.tv2_interpolant([0, 1, 2, 3], [0, 1, 1, 0], variant="bias").value == pytest.approx(np.sqrt(13), rel=1e-6)
+    sol7 = mn.tv2_interpolant([-3, 2.5, 3], [0, 0, 1], variant="bias")
+    assert sol7.value == pytest.approx(1.1 * np.sqrt(10), abs=1e-4)
+    np.testing.assert_allclose(sol7.knots, [1 / 3], atol=1e-4)
+    np.testing.assert_allclose(sol7.jumps, [3.3], atol=1e-4)
+    assert mn.tv2_interpolant([0, 1], [0, 1], variant="bias-no-skip").value == pytest.approx(1.0, abs=1e-6)
+    assert mn.tv2_interpolant([0, 1], [0, 1], variant="no-skip").value == pytest.approx(1.0, abs=1e-14)
+    assert mn.tv2_interpolant([0, 1, 2], [0, 1, 3], variant="no-skip").value == pytest.approx(2.0, abs=1e-14)
+
+
+def test_select_does_not_apply_to_unique_variants():
+    with pytest.raises(mn.InputError, match="select"):
+        mn.tv2_interpolant([0, 1, 2], [0, 1, 0], variant="bias", select="sparsest")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_input_order_does_not_matter(variant):
+    x, y = random_data(11, n=6)
+    perm = np.random.default_rng(3).permutation(x.size)
+    a = mn.tv2_interpolant(x, y, variant=variant)
+    b = mn.tv2_interpolant(x[perm], y[perm], variant=variant)
+    assert a.value == pytest.approx(b.value, rel=1e-9)
+    t = np.linspace(-4, 4, 41)
+    np.testing.assert_allclose(a(t), b(t), atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e6])
+def test_extreme_scales(scale):
+    """Scaling x by a divides slopes, hence V1, by a; nothing may silently break."""
+    x, y = random_data(2, n=50)
+    base = mn.tv2_interpolant(x, y)
+    sol = mn.tv2_interpolant(scale * x, y, select="sparsest")
+    assert sol.value == pytest.approx(base.value / scale, rel=1e-9)
+    np.testing.assert_allclose(sol(scale * x), y, atol=1e-9)
+    spl = mn.weighted_spline(scale * x, y)
+    np.testing.assert_allclose(spl(scale * x), y, atol=1e-8)
+
+
+def test_solution_export_is_json():
+    sol = mn.tv2_interpolant([0, 1, 2, 3], [0, 1, 1, 0], select="sparsest")
+    d = json.loads(json.dumps(sol.to_dict()))
+    assert d["value"] == pytest.approx(2.0) and d["function"]["knots"] == pytest.approx([1.5])
+    spl = mn.weighted_spline([0, 1, 2], [0, 1, 0], weight=mn.kink_density("gaussian"))
+    json.dumps(spl.to_dict())
+
+
+def test_bad_input_messages_name_the_argument():
+    with pytest.raises(mn.InputError, match="variant"):
+        mn.tv2_interpolant([0, 1, 2], [0, 1, 0], variant="nope")
+    with pytest.raises(mn.InputError, match="method"):
+        mn.tv2_interpolant([0, 1, 2], [0, 1, 0], method="magic")
+    with pytest.raises(mn.InputError, match="lam"):
+        mn.tv2_regression([0, 1, 2], [0, 1, 0], -1.0)
+    with pytest.raises(mn.InputError, match="law"):
+        mn.kink_density("cauchy")
+    with pytest.raises(ValueError):  # InputError is a ValueError for callers that catch that
+        mn.weighted_spline([0, 1], [0])
