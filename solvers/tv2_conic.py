@@ -47,8 +47,10 @@ __all__ = [
 ]
 
 #: Masses below this fraction of the largest atom are treated as solver noise (interior-point
-#: methods never return exact zeros). The polish step repairs the interpolation afterwards.
-MASS_REL_THRESHOLD = 1e-7
+#: methods never return exact zeros; at tolerance 1e-9 their noise atoms reach ~2e-7 of the
+#: largest). The polish step repairs the interpolation afterwards, and since the value is
+#: recomputed from the returned function, a dropped genuine atom would show in the gap.
+MASS_REL_THRESHOLD = 1e-6
 #: An atom within this fraction of its interval from an endpoint is snapped onto it: an atom on
 #: a data point comes back split between the two neighbouring intervals at positions accurate
 #: to ~1e-7 of the gap (solver tolerance 1e-9), and snapping both halves merges them exactly.
@@ -364,7 +366,9 @@ def _polish_atoms(x, u, v, delta, scale=0.0):
         # entries attributed to interior point j: v[:, j-1] and u[:, j]
         v[:, :-1] *= 1.0 + sign * rel[None, :]
         u[:, 1:] *= 1.0 + sign * rel[None, :]
-        bad = np.flatnonzero(~ok & (r != 0))
+        # A residual at rounding level needs no knot: it would only add a spurious 1e-16 jump.
+        r_tol = 64 * np.finfo(float).eps * max(float(np.max(np.abs(delta))), mmax)
+        bad = np.flatnonzero(~ok & (np.abs(r) > r_tol))
         if bad.size:
             # Put the residual curvature exactly on the data point (after undoing nothing: the
             # masses there were left unchanged because rel = 0).

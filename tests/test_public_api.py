@@ -125,3 +125,16 @@ def test_bad_input_messages_name_the_argument():
         mn.kink_density("cauchy")
     with pytest.raises(ValueError):  # InputError is a ValueError for callers that catch that
         mn.weighted_spline([0, 1], [0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bias_solution_is_a_sparsest_v1_solution_when_gaps_are_small(seed):
+    """MATH B.3: with every gap <= 2 the B-F solution is a V1 minimiser with the V1-sparsest
+    knot count (proved for n = 3, EMPIRICAL beyond). Also guards against solver-noise knots."""
+    rng = np.random.default_rng(100 + seed)
+    x = np.sort(rng.uniform(-1.5, 1.5, 8))
+    y = rng.normal(size=8)
+    bias = mn.tv2_interpolant(x, y, variant="bias")
+    sparsest = mn.tv2_interpolant(x, y, select="sparsest")
+    assert bias.knots.size == sparsest.knots.size
+    assert mn.tv2_cost(bias.function, "skip") == pytest.approx(sparsest.value, rel=1e-6)
