@@ -1,0 +1,208 @@
+r"""Vardi--Shamir (arXiv 2012.05156): GD's implicit bias is not an explicit regulariser of the parameters.
+
+Part 1 -- single neuron in :math:`\mathbb R^3`
+-----------------------------------------------
+:math:`x\mapsto\mathrm{relu}(w^\top x)` on the inputs :math:`(3,-1,0), (4,2,0), (0,\gamma,\gamma)` with
+targets :math:`\alpha(16,18,0)`, square loss :math:`L(w)=\tfrac12\sum_i(\mathrm{relu}(w^\top x_i)-y_i)^2`,
+full-batch GD (own numpy loop: the model is not univariate, so not a
+:class:`~minnorm.ShallowReLU`).
+
+Arithmetic, checked here: the first two targets are positive, so both points are active at any
+zero-loss w and :math:`3w_1-w_2=16\alpha`, :math:`4w_1+2w_2=18\alpha`, whose unique solution is
+:math:`(w_1,w_2)=\alpha(5,-1)` (:math:`15+1=16`, :math:`20-2=18`). The third point needs
+:math:`\mathrm{relu}(\gamma(w_2+w_3))=0`, i.e. :math:`w_3\le\alpha` for every :math:`\gamma>0`. So the
+zero-loss set :math:`\{(5\alpha,-\alpha,w_3): w_3\le\alpha\}` does **not** depend on :math:`\gamma`,
+yet the :math:`w_3` GD reaches does (and on the init). A regulariser :math:`R(w)` whose minimiser
+over the zero-loss set GD always found would give the same :math:`w_3` for every :math:`\gamma`:
+no such R exists (for this data family).
+
+Part 2 -- balancedness
+----------------------
+For a two-layer ReLU net, :math:`a_j^2-w_j^2-b_j^2` is conserved by gradient flow (MATH E); GD
+drifts by O(lr) over a fixed training time :math:`T=\mathrm{lr}\cdot\text{steps}`. Measured with
+:func:`minnorm.train` (history ``balance_drift``) at lr and lr/10.
+
+Verdict rule
+------------
+"holds" if every run reaches zero loss (< 1e-12) with :math:`(w_1,w_2)=\alpha(5,-1)` to 1e-6 and
+:math:`w_3\le\alpha`, the final :math:`w_3` varies with :math:`\gamma` (spread > 1e-3 for some
+init) and with the init (spread > 1e-3 for some :math:`\gamma`), and the balancedness drift ratio
+for a 10× lr ratio is within [5, 20]. "does not hold" if the zero-loss set check fails or
+:math:`w_3` never varies; otherwise "holds approximately".
+
+Run times (2 cores, shared machine): reduced ~8 s; full ~30 s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minnorm.network import ShallowReLU
+from minnorm.training import train
+
+from ._base import StudyResult, Timer, fmt, new_figure, save_figure, study_dir, torch_threads
+
+NAME = "vardi-shamir"
+PAPER = "Vardi, Shamir (arXiv 2012.05156)"
+CLAIM = ("On relu(w·x) with inputs (3,−1,0),(4,2,0),(0,γ,γ) and targets α(16,18,0) every zero-loss w has "
+         "(w₁,w₂)=α(5,−1), but the w₃ GD reaches depends on γ and the init, so no explicit regulariser "
+         "explains GD; a²−‖(w,b)‖² is conserved up to O(lr)")
+
+INITS = [(1.0, 0.5, 0.5), (1.0, 0.5, 1.5), (0.5, 1.0, 3.0), (1.0, -0.5, 2.0)]
+
+
+def data(gamma, alpha=1.0):
+    """Inputs [3, 3] and targets [3] of the Vardi--Shamir example."""
+    X = np.array([[3.0, -1.0, 0.0], [4.0, 2.0, 0.0], [0.0, gamma, gamma]])
+    y = alpha * np.array([16.0, 18.0, 0.0])
+    return X, y
+
+
+def solution_set_check(alpha=1.0):
+    """(w1, w2) solving the two active equations, and the residuals of α(5, −1)."""
+    A = np.array([[3.0, -1.0], [4.0, 2.0]])
+    w12 = np.linalg.solve(A, alpha * np.array([16.0, 18.0]))
+    return w12, A @ (alpha * np.array([5.0, -1.0])) - alpha * np.array([16.0, 18.0])
+
+
+def gd_neuron(gammas, w0s, alphas, *, lr=0.01, steps=30_000, record_every=50):
+    """Full-batch GD on ½Σ(relu(w·x_i) − y_i)² for R runs at once (vectorised over runs).
+
+    Parameters
+    ----------
+    gammas, alphas : array_like, shape (R,)
+    w0s : array_like, shape (R, 3)
+
+    Returns
+    -------
+    w : ndarray (R, 3), loss : ndarray (R,), traj : ndarray (T, R, 3)
+    """
+    gammas = np.asarray(gammas, dtype=np.float64)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    X = np.stack([data(g, a)[0] for g, a in zip(gammas, alphas)])  # [R, 3 points, 3 dims]
+    y = np.stack([data(g, a)[1] for g, a in zip(gammas, alphas)])
+    w = np.array(w0s, dtype=np.float64)
+    traj = [w.copy()]
+    for k in range(steps):
+        z = np.einsum("rpd,rd->rp", X, w)
+        act = z > 0  # relu'(0) = 0, as torch
+        r = np.where(act, z, 0.0) - y
+        w = w - lr * np.einsum("rpd,rp->rd", X, r * act)
+        if (k + 1) % record_every == 0:
+            traj.append(w.copy())
+    loss = 0.5 * np.sum((np.maximum(np.einsum("rpd,rd->rp", X, w), 0.0) - y) ** 2, axis=1)
+    return w, loss, np.array(traj)
+
+
+def balancedness(lrs, T, seed, width=100):
+    """Max drift of a²−w²−b² after training time T = lr·steps for each lr (minnorm.train, GD)."""
+    x = np.linspace(-1.0, 1.0, 10)
+    y = np.sin(np.pi * x)
+    out = {}
+    for lr in lrs:
+        model = ShallowReLU(width, skip=False, output_bias=False, init="uniform", seed=seed)
+        steps = int(round(T / lr))
+        res = train(model, x, y, steps=steps, lr=lr, log_every=max(1, steps // 100))
+        out[lr] = {"drift": float(res.history["balance_drift"][-1]), "loss": res.final_loss,
+                   "t": res.history["step"] * lr, "curve": res.history["balance_drift"]}
+    return out
+
+
+def run(out_dir, *, full=False, seed=0) -> StudyResult:
+    """Run the Vardi--Shamir study; see the module docstring."""
+    timer = Timer()
+    out = study_dir(out_dir, NAME)
+    gammas = [0.25, 0.5, 1.0, 2.0, 4.0] if not full else [0.125, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0]
+    alphas = [1.0, 2.0]
+    w12, resid = solution_set_check(1.0)
+    keys = [(a, i, g) for a in alphas for i in range(len(INITS)) for g in gammas]
+    # The third point's direction contracts at rate ~lr·2γ² while active: enough steps for the
+    # smallest γ to converge to machine precision (lr = 0.01 is stable for γ ≤ 4).
+    lr = 0.01
+    steps = int(min(200_000, max(20_000, 40.0 / (lr * 2 * min(gammas) ** 2))))
+    W, L, T = gd_neuron([k[2] for k in keys], [np.array(INITS[k[1]]) * k[0] for k in keys],
+                        [k[0] for k in keys], lr=lr, steps=steps)
+    runs = {k: (W[j], float(L[j]), T[:, j]) for j, k in enumerate(keys)}
+    err12 = max(float(np.max(np.abs(w[:2] - a * np.array([5.0, -1.0])))) for (a, _, _), (w, _, _) in runs.items())
+    max_loss = max(l for (_, l, _) in runs.values())
+    w3_ok = all(w[2] <= a + 1e-6 for (a, _, _), (w, _, _) in runs.items())
+    w3 = {k: v[0][2] for k, v in runs.items()}
+    spread_gamma = max(max(w3[(1.0, i, g)] for g in gammas) - min(w3[(1.0, i, g)] for g in gammas)
+                       for i in range(len(INITS)))
+    spread_init = max(max(w3[(1.0, i, g)] for i in range(len(INITS))) - min(w3[(1.0, i, g)] for i in range(len(INITS)))
+                      for g in gammas)
+
+    lr_hi = 1e-2
+    lrs = [lr_hi, lr_hi / 10] + ([lr_hi / 100] if full else [])
+    with torch_threads(1):
+        bal = balancedness(lrs, T=10.0, seed=seed)
+    ratio = bal[lr_hi]["drift"] / bal[lr_hi / 10]["drift"]
+
+    nums = {"w12_solve_w1": w12[0], "w12_solve_w2": w12[1], "max_abs_w12_error": err12, "max_final_loss": max_loss,
+            "w3_spread_over_gamma": spread_gamma, "w3_spread_over_init": spread_init,
+            "balance_drift_ratio_10x_lr": ratio}
+    for (a, i, g), (w, _, _) in runs.items():
+        if a == 1.0:
+            nums[f"w3_init{i}_gamma{g:g}"] = w[2]
+    for lr, b in bal.items():
+        nums[f"balance_drift_lr{lr:g}"] = b["drift"]
+        nums[f"balance_final_loss_lr{lr:g}"] = b["loss"]
+
+    set_ok = err12 < 1e-6 and max_loss < 1e-12 and w3_ok and np.allclose(w12, [5.0, -1.0], atol=1e-12)
+    varies = spread_gamma > 1e-3 and spread_init > 1e-3
+    bal_ok = 5.0 <= ratio <= 20.0
+    if not set_ok or not (spread_gamma > 1e-3 or spread_init > 1e-3):
+        verdict = "does not hold"
+    elif varies and bal_ok:
+        verdict = "holds"
+    else:
+        verdict = "holds approximately"
+    measured = (f"all {len(runs)} GD runs reach loss ≤ {fmt(max_loss, 2)} with (w₁,w₂)=α(5,−1) to "
+                f"{fmt(err12, 2)} and w₃ ≤ α; final w₃ spans {fmt(spread_gamma)} across γ ∈ "
+                f"[{gammas[0]:g}, {gammas[-1]:g}] (fixed init) and {fmt(spread_init)} across inits (fixed γ); "
+                f"balancedness drift {fmt(bal[lr_hi]['drift'], 2)} at lr={lr_hi:g} vs "
+                f"{fmt(bal[lr_hi / 10]['drift'], 2)} at lr={lr_hi / 10:g} (ratio {ratio:.1f}, same time T=10)")
+    details = [
+        f"Arithmetic: 3·5 − (−1) = 16 and 4·5 + 2·(−1) = 18; solving the active equations gives "
+        f"(w₁,w₂) = ({w12[0]:.12g}, {w12[1]:.12g}); the third point only requires w₃ ≤ α, for every γ > 0.",
+        "Final w₃ (α = 1), rows = inits " + "; ".join(
+            f"{INITS[i]}: " + ", ".join(f"{w3[(1.0, i, g)]:.4f}" for g in gammas) for i in range(len(INITS)))
+        + f" for γ = {', '.join(f'{g:g}' for g in gammas)}.",
+    ]
+    figs = [_figure(out, runs, gammas, bal)]
+    return StudyResult(NAME, PAPER, CLAIM, measured, verdict, nums, figs, timer.elapsed, full, details)
+
+
+def _figure(out, runs, gammas, bal):
+    fig, ax = new_figure(1, 3, size=(4.6, 3.8))
+    a = ax[0, 0]
+    for j, g in enumerate(gammas):
+        traj = runs[(1.0, 1, g)][2]
+        a.plot(traj[:, 1], traj[:, 2], "-", color=f"C{j}", label=f"γ={g:g}")
+        a.plot(traj[-1, 1], traj[-1, 2], "o", color=f"C{j}", ms=4)
+    a.axhline(1.0, color="k", lw=0.8, ls=":")
+    a.plot([-1.0], [1.0], "k*", ms=8)
+    a.set_xlabel("w₂")
+    a.set_ylabel("w₃")
+    a.set_title(f"GD paths from w₀={INITS[1]} (α=1)")
+    a.legend(fontsize=7)
+
+    a = ax[0, 1]
+    a.axhspan(-2.0, 1.0, color="0.9", label="zero-loss set: w₃ ≤ α")
+    for i, w0 in enumerate(INITS):
+        a.plot(gammas, [runs[(1.0, i, g)][0][2] for g in gammas], "o-", ms=4, label=f"w₀={w0}")
+    a.set_xscale("log")
+    a.set_ylim(-0.5, 1.3)
+    a.set_xlabel("γ")
+    a.set_ylabel("final w₃")
+    a.set_title("end state depends on γ and init")
+    a.legend(fontsize=6)
+
+    a = ax[0, 2]
+    for lr, b in bal.items():
+        a.semilogy(b["t"], np.maximum(b["curve"], 1e-18), label=f"lr={lr:g}")
+    a.set_xlabel("time lr·step")
+    a.set_ylabel("max |Δ(a²−w²−b²)|")
+    a.set_title("balancedness drift is O(lr)")
+    a.legend(fontsize=8)
+    return save_figure(fig, out / "vardi_shamir.png")
