@@ -112,11 +112,20 @@ class PiecewiseLinear:
         if t.size == 0:
             return cls([0.0], [C], sl, sl)
         slopes = sl + np.concatenate(([0.0], np.cumsum(J)))
-        # f(t_k) = s_L t_k + C + sum_{l<k} J_l (t_k - t_l), accumulated piece by piece.
+        # Values are accumulated outwards from x = 0, where f(0) = C + sum_{t_k<0} J_k (-t_k) is
+        # exact up to rounding of each term. Accumulating from the leftmost knot instead loses
+        # every digit when a unit of negligible weight has its kink at, say, -1e90.
+        left = t < 0
+        f0 = C + float(np.sum(J[left] * -t[left]))
+        p = int(np.count_nonzero(left))  # knots t[:p] < 0 <= t[p:]
         v = np.empty_like(t)
-        v[0] = sl * t[0] + C
-        if t.size > 1:
-            v[1:] = v[0] + np.cumsum(slopes[1:-1] * np.diff(t))
+        if p < t.size:
+            v[p] = f0 + slopes[p] * t[p]
+            v[p + 1:] = v[p] + np.cumsum(slopes[p + 1:-1] * np.diff(t[p:]))
+        if p > 0:
+            v[p - 1] = f0 + slopes[p] * t[p - 1]
+            inc = slopes[1:p] * np.diff(t[:p])
+            v[: p - 1] = v[p - 1] - np.cumsum(inc[::-1])[::-1]
         return cls._from_parts(t, v, slopes, J)
 
     @classmethod
@@ -129,12 +138,19 @@ class PiecewiseLinear:
         a, w, b = (np.asarray(v, dtype=np.float64).ravel() for v in (a, w, b))
         if not (a.shape == w.shape == b.shape):
             raise InputError(f"a, w, b must have the same length; got {a.size}, {w.size}, {b.size}")
-        nz = w != 0
-        neg = w < 0
-        sl = float(c) + float(np.sum(a[neg] * w[neg]))
-        C = float(d) + float(np.sum(a[~nz] * np.maximum(b[~nz], 0.0))) + float(np.sum(a[neg] * b[neg]))
-        t = -b[nz] / w[nz]
-        J = a[nz] * np.abs(w[nz])
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            t_all = -b / np.where(w != 0, w, 1.0)
+        kinked = (w != 0) & np.isfinite(t_all)
+        const = w == 0
+        # A kink beyond the float range (|b/w| overflows): the unit is affine on every
+        # representable x, active everywhere or nowhere.
+        always = (w != 0) & ~np.isfinite(t_all) & (((w > 0) & (t_all < 0)) | ((w < 0) & (t_all > 0)))
+        neg = kinked & (w < 0)
+        lin = neg | always
+        sl = float(c) + float(np.sum(a[lin] * w[lin]))
+        C = float(d) + float(np.sum(a[const] * np.maximum(b[const], 0.0))) + float(np.sum(a[lin] * b[lin]))
+        t = t_all[kinked]
+        J = a[kinked] * np.abs(w[kinked])
         return cls.from_knots(t, J, sl, C, merge_tol=merge_tol)
 
     # ------------------------------------------------------------------ properties

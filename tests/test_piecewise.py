@@ -154,3 +154,18 @@ def test_validate_data_sorts_merges_and_rejects():
 def test_import_solvers_does_not_import_torch():
     code = "import sys, solvers; assert 'torch' not in sys.modules, 'solvers imported torch'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_from_network_with_far_and_overflowing_kinks():
+    """Units shrunk by weight decay have kinks at -b/w ~ 1e90 (or beyond the float range); the
+    function near the data must stay exact (values are accumulated outwards from x = 0)."""
+    rng = np.random.default_rng(4)
+    a, w, b = rng.normal(size=(3, 30))
+    w[:4] = [1e-90, -1e-90, 1e-320, -1e-320]
+    b[:4] = [1.0, 2.0, 0.5, -0.5]
+    f = PiecewiseLinear.from_network(a, w, b, 0.3, 0.1)
+    xs = np.linspace(-5, 5, 1001)
+    direct = relu(xs[:, None] * w + b) @ a + 0.3 * xs + 0.1
+    np.testing.assert_allclose(f(xs), direct, rtol=0, atol=1e-12)
+    assert np.all(np.isfinite(f.knots))
+    assert np.isfinite(tv2_cost(f, "bias"))
