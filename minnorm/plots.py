@@ -179,7 +179,8 @@ def plot_convergence(df, x="width", y="linf", *, hue=None, rate=None, path=None,
             fit = rate.get(key)
         if fit is not None:
             xx = np.geomspace(ux.min(), ux.max(), 50)
-            ci = (f" [{fit.ci_low:.2f}, {fit.ci_high:.2f}]" if np.isfinite(fit.ci_low) else "")
+            # The interval is reported for the slope (= -exponent), in the slope's own sign.
+            ci = (f" [{-fit.ci_high:.2f}, {-fit.ci_low:.2f}]" if np.isfinite(fit.ci_low) else "")
             ax.plot(xx, fit.predict(xx), "-", color=color, lw=1.5,
                     label=f"{base}: slope {-fit.exponent:.2f}{ci}")
         elif rate is not False:

@@ -1,0 +1,272 @@
+"""The ``minnorm`` command line: sweeps, exact solutions, plots and reports.
+
+Exit codes: 0 success; 2 bad usage, bad configuration or bad input data (one message on
+stderr, no traceback); 1 an unexpected error (with its traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+_EPILOG_MAIN = """\
+examples:
+  minnorm sweep examples/quickstart.toml              # run, then write figures and report.md
+  minnorm sweep cfg.toml --out runs/x --workers 8     # 8 local worker processes
+  minnorm sweep cfg.toml --scheduler tcp://head:8786  # on a Dask cluster
+  minnorm solve data.csv --variant skip               # exact minimum-norm interpolant
+  minnorm solve data.csv --variant bias --lam 0.1 --json sol.json
+  minnorm plot runs/quickstart && minnorm report runs/quickstart
+"""
+
+_EPILOG_SWEEP = """\
+examples:
+  minnorm sweep examples/quickstart.toml
+  minnorm sweep cfg.toml --out runs/big --workers 16
+  minnorm sweep cfg.toml --serial --no-report         # debug in one process
+  minnorm sweep cfg.toml --scheduler local-dask       # a local Dask cluster
+  minnorm sweep cfg.toml --scheduler tcp://10.0.0.1:8786
+
+Re-running the same command resumes: finished runs (keyed by a hash of their config) are
+skipped. Results: OUT/results.sqlite; figures: OUT/figures; report: OUT/report.md.
+"""
+
+_EPILOG_SOLVE = """\
+DATA.csv has columns x, y (header optional).
+
+variants (MATH A.2):
+  skip           min int|f''|                      (V1, free affine part)
+  no-skip        min max(int|f''|, |f'(-inf)+f'(inf)|)   (V2, Savarese)
+  bias           min int sqrt(1+t^2) d|f''|        (V3, Boursier-Flammarion)
+  bias-no-skip   V4
+  spline         min int f''^2/g, g of the init law --law (the random-feature limit)
+
+examples:
+  minnorm solve data.csv --variant skip
+  minnorm solve data.csv --variant skip --select sparsest --csv knots.csv
+  minnorm solve data.csv --variant no-skip --lam 0.05 --json sol.json
+  minnorm solve data.csv --variant spline --law gaussian --law-param sigma_b=2
+"""
+
+_EPILOG_PLOT = """\
+examples:
+  minnorm plot runs/quickstart        # writes runs/quickstart/figures/*.png and *.pdf
+"""
+
+_EPILOG_REPORT = """\
+examples:
+  minnorm report runs/quickstart      # writes runs/quickstart/report.md (and its figures)
+"""
+
+
+class UsageError(Exception):
+    """Bad usage detected after argument parsing (exit code 2)."""
+
+
+def build_parser():
+    """The argparse parser of ``minnorm`` (exposed for documentation and tests)."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(
+        prog="minnorm",
+        description="Train shallow univariate ReLU networks and measure how they converge to exact "
+                    "variational solutions (minimum-norm interpolants, weighted splines).",
+        epilog=_EPILOG_MAIN, formatter_class=fmt)
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"minnorm {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("sweep", help="run (or resume) a sweep from a TOML config",
+                       description="Run the Cartesian product of a TOML config's grids, store every run in "
+                                   "SQLite, and write figures and a Markdown report.",
+                       epilog=_EPILOG_SWEEP, formatter_class=fmt)
+    s.add_argument("config", metavar="CONFIG.toml", help="sweep configuration")
+    s.add_argument("--out", metavar="DIR", help="output directory (default: [output] dir or runs/<name>)")
+    s.add_argument("--workers", type=int, metavar="N", help="parallel workers (default: all cores)")
+    s.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address, or 'local-dask'")
+    s.add_argument("--serial", action="store_true", help="run in this process (debugging)")
+    s.add_argument("--no-report", action="store_true", help="skip figures and report.md")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_sweep)
+
+    v = sub.add_parser("solve", help="print the exact solution for data in a CSV file",
+                       description="Solve a minimum-norm interpolation / regression or weighted-spline problem "
+                                   "exactly and print the solution with its certificate.",
+                       epilog=_EPILOG_SOLVE, formatter_class=fmt)
+    v.add_argument("data", metavar="DATA.csv", help="CSV with columns x, y")
+    v.add_argument("--variant", required=True, choices=["skip", "no-skip", "bias", "bias-no-skip", "spline"])
+    v.add_argument("--lam", type=float, default=None, help="regression constant (omit or 0: interpolation)")
+    v.add_argument("--select", choices=["linear", "sparsest"], default=None,
+                   help="which minimiser where it is not unique (V1/V2; default: the solver's)")
+    v.add_argument("--law", choices=["uniform", "gaussian", "pm1-uniform"], default="uniform",
+                   help="init law whose kink density weights the spline (variant spline)")
+    v.add_argument("--law-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="law parameter, e.g. A=1, B=2, sigma_w=1, c=2 (repeatable)")
+    out = v.add_mutually_exclusive_group()
+    out.add_argument("--json", metavar="OUT", help="also write the full solution as JSON")
+    out.add_argument("--csv", metavar="OUT", help="also write knots and jumps (spline: samples) as CSV")
+    v.set_defaults(func=_cmd_solve)
+
+    pl = sub.add_parser("plot", help="write the figures of a sweep directory",
+                        description="Draw convergence plots (one per metric) and fit plots of a few runs "
+                                    "into DIR/figures, from the stored functions (no retraining).",
+                        epilog=_EPILOG_PLOT, formatter_class=fmt)
+    pl.add_argument("dir", metavar="DIR", help="sweep output directory (holds results.sqlite)")
+    pl.set_defaults(func=_cmd_plot)
+
+    r = sub.add_parser("report", help="write DIR/report.md for a sweep directory",
+                       description="Write a Markdown report: the sweep, rates with bootstrap CIs, per-config "
+                                   "metrics (median over seeds), figures and solver certificates.",
+                       epilog=_EPILOG_REPORT, formatter_class=fmt)
+    r.add_argument("dir", metavar="DIR", help="sweep output directory (holds results.sqlite)")
+    r.set_defaults(func=_cmd_report)
+    return p
+
+
+def _cmd_sweep(args):
+    from .config import load_config
+    from .sweep import run_sweep
+
+    cfg = load_config(args.config)
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers: expected a positive integer, got {args.workers}")
+    if args.serial and args.scheduler:
+        raise UsageError("--serial and --scheduler are mutually exclusive")
+    summary = run_sweep(cfg, args.out, workers=args.workers, scheduler=args.scheduler, serial=args.serial,
+                        progress=not args.no_progress, report=False if args.no_report else None)
+    print(summary)
+    if not args.no_report and cfg.output["report"]:
+        print(f"report: {summary.out_dir / 'report.md'}")
+    return 0
+
+
+def _law_params(items):
+    out = {}
+    for item in items:
+        k, sep, val = item.partition("=")
+        if not sep or not k:
+            raise UsageError(f"--law-param: expected KEY=VALUE, got {item!r}")
+        try:
+            out[k.strip()] = float(val)
+        except ValueError:
+            raise UsageError(f"--law-param {k}: expected a number, got {val!r}") from None
+    return out
+
+
+def solve_data(x, y, variant, *, lam=None, select=None, law="uniform", law_params=None):
+    """The exact solution ``minnorm solve`` prints (a :class:`solvers.Solution`)."""
+    import solvers
+
+    if lam is not None and lam < 0:
+        raise UsageError(f"--lam: expected a value >= 0, got {lam}")
+    lam = None if not lam else float(lam)
+    if variant == "spline":
+        if select is not None:
+            raise UsageError("--select applies to the TV2 variants, not to --variant spline")
+        weight = solvers.kink_density(law, **(law_params or {}))
+        return solvers.weighted_spline(x, y, weight=weight, lam=0.0 if lam is None else lam, skip=True)
+    if law_params:
+        raise UsageError("--law-param applies to --variant spline only")
+    if lam is None:
+        kw = {} if select is None else {"select": select}
+        return solvers.tv2_interpolant(x, y, variant=variant, **kw)
+    sol = solvers.tv2_regression(x, y, lam, variant=variant)
+    if select is not None:
+        # The regression's solution set is the min-norm interpolants of its unique fitted values.
+        fitted = sol.fitted if sol.fitted is not None else sol(sol.x)
+        sol = solvers.tv2_interpolant(sol.x, fitted, variant=variant, select=select)
+    return sol
+
+
+def _cmd_solve(args):
+    import numpy as np
+
+    from .problems import load_csv_data
+
+    x, y = load_csv_data(args.data)
+    sol = solve_data(x, y, args.variant, lam=args.lam, select=args.select, law=args.law,
+                     law_params=_law_params(args.law_param))
+    lines = [
+        f"problem:      {sol.problem} ({sol.variant}{', lam=%g' % sol.lam if sol.lam else ''})",
+        f"data:         {np.size(sol.x)} points from {args.data}",
+        f"status:       {sol.status}",
+        f"solver:       {sol.solver} ({sol.method})",
+        f"value:        {sol.value:.12g}",
+        f"lower bound:  {sol.lower_bound:.12g}",
+        f"gap:          {sol.gap:.3e}",
+    ]
+    fn = sol.function
+    if hasattr(fn, "knots"):
+        lines.append(f"slope_left:   {fn.slope_left:.12g}")
+        lines.append(f"intercept:    {fn.intercept:.12g}")
+        lines.append(f"knots:        {fn.knots.size}" + (f" (select={sol.select})" if sol.select else ""))
+        lines.append("  knot                 jump")
+        lines.extend(f"  {t:<20.12g} {j:.12g}" for t, j in zip(fn.knots, fn.jumps))
+    print("\n".join(lines))
+    if args.json:
+        Path(args.json).write_text(json.dumps(sol.to_dict(), indent=2))
+        print(f"wrote {args.json}")
+    if args.csv:
+        import pandas as pd
+
+        if hasattr(fn, "knots"):
+            pd.DataFrame({"knot": fn.knots, "jump": fn.jumps}).to_csv(args.csv, index=False)
+        else:
+            lo, hi = float(np.min(sol.x)), float(np.max(sol.x))
+            pad = 0.25 * (hi - lo)
+            t = np.linspace(lo - pad, hi + pad, 1001)
+            pd.DataFrame({"x": t, "f": sol(t)}).to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    return 0
+
+
+def _sweep_dir(d):
+    from .store import STORE_NAME
+
+    p = Path(d)
+    if not (p / STORE_NAME).exists():
+        raise UsageError(f"{p}: no {STORE_NAME} here (run `minnorm sweep` first)")
+    return p
+
+
+def _cmd_plot(args):
+    from .report import write_figures
+
+    paths = write_figures(_sweep_dir(args.dir))
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _cmd_report(args):
+    from .report import write_report
+
+    print(write_report(_sweep_dir(args.dir)))
+    return 0
+
+
+def main(argv=None):
+    """Entry point of the ``minnorm`` console script; returns the exit code."""
+    from solvers.errors import InputError
+
+    from .config import ConfigError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with 2 on bad usage, 0 on --help
+    try:
+        return int(args.func(args) or 0)
+    except (UsageError, ConfigError, InputError, FileNotFoundError) as exc:
+        print(f"minnorm {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted (finished runs are in the store; re-run to resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,567 @@
+"""Sweep configurations: TOML parsed as data, validated, and expanded into runs.
+
+A sweep is the Cartesian product
+
+    width x n x weight decay x seed x init ratio x output scale x optimizer x lr
+
+of one problem, one reference and one training recipe. :func:`load_config` reads a TOML file
+(or :func:`parse_config` a dict) into a :class:`SweepConfig`; :func:`expand` turns it into
+:class:`RunSpec` objects, each with a stable :attr:`RunSpec.key` (sha256 of its canonical
+JSON), which is what the results store uses to skip finished runs.
+
+Example
+-------
+.. code-block:: toml
+
+    name = "quickstart"
+    seeds = 3                       # or an explicit list [0, 5, 7]
+
+    [problem]
+    target = "sin"
+    design = "uniform"
+    n = 8                           # or a list [8, 16, 32]
+
+    [reference]
+    name = "tv2:skip"
+    lam = "mapped"                  # from the weight decay via training.solver_lam; a number; or omit
+
+    [model]
+    width = [16, 32, 64]
+    skip = true
+
+    [train]
+    optimizer = "adam"              # or a list
+    steps = 2000
+    lr = 0.01
+    weight_decay = 1e-3             # a number, a list, or a schedule table {c, alpha, beta}
+
+Errors are :class:`ConfigError` (a :class:`ValueError`) whose message starts with the key path,
+e.g. ``train.weight_decay: expected a number or list of numbers, got 'abc'``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "ConfigError",
+    "SweepConfig",
+    "RunSpec",
+    "load_config",
+    "parse_config",
+    "expand",
+    "group_populations",
+]
+
+# Keys that vary within one population (trained at once by the population trainer).
+POPULATION_FREE = (("model", "width"), ("train", "weight_decay"), ("train", "lr"), ("seed",))
+
+
+class ConfigError(ValueError):
+    """An invalid sweep configuration; the message starts with the offending key path."""
+
+
+# --------------------------------------------------------------------------- type checkers
+def _tname(v):
+    return repr(v) if isinstance(v, str) else f"{v!r} ({type(v).__name__})"
+
+
+def _is_num(v):
+    # bool is an int subclass in Python; a TOML `true` is never a number here.
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _num(path, v, *, positive=False, nonneg=False, integer=False):
+    if integer:
+        ok = isinstance(v, int) and not isinstance(v, bool)
+        what = "an integer"
+    else:
+        ok = _is_num(v)
+        what = "a number"
+    if not ok:
+        raise ConfigError(f"{path}: expected {what}, got {_tname(v)}")
+    if positive and not v > 0:
+        raise ConfigError(f"{path}: expected a positive value, got {v!r}")
+    if nonneg and not v >= 0:
+        raise ConfigError(f"{path}: expected a non-negative value, got {v!r}")
+    return int(v) if integer else float(v)
+
+
+def _num_list(path, v, **kw):
+    """A number or a non-empty list of numbers -> list (the grid along one axis)."""
+    integer = kw.get("integer", False)
+    what = "an integer or list of integers" if integer else "a number or list of numbers"
+    items = v if isinstance(v, list) else [v]
+    if not items:
+        raise ConfigError(f"{path}: empty grid (expected {what})")
+    out = []
+    for i, item in enumerate(items):
+        typed = (isinstance(item, int) and not isinstance(item, bool)) if integer else _is_num(item)
+        if not typed:
+            where = f" at index {i}" if isinstance(v, list) else ""
+            raise ConfigError(f"{path}: expected {what}, got {_tname(item)}{where}")
+        try:
+            out.append(_num(path, item, **kw))
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}{f' at index {i}' if isinstance(v, list) else ''}") from None
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{path}: duplicate values in grid {v!r}")
+    return out
+
+
+def _bool(path, v):
+    if not isinstance(v, bool):
+        raise ConfigError(f"{path}: expected true or false, got {_tname(v)}")
+    return v
+
+
+def _str(path, v, choices=None):
+    if not isinstance(v, str):
+        raise ConfigError(f"{path}: expected a string, got {_tname(v)}")
+    if choices is not None and v not in choices:
+        raise ConfigError(f"{path}: expected one of {', '.join(map(repr, choices))}, got {v!r}")
+    return v
+
+
+def _str_list(path, v, choices=None):
+    if isinstance(v, list):
+        if not v:
+            raise ConfigError(f"{path}: empty grid (expected a string or list of strings)")
+        out = [_str(f"{path}[{i}]", s, choices) for i, s in enumerate(v)]
+        if len(set(out)) != len(out):
+            raise ConfigError(f"{path}: duplicate values in grid {v!r}")
+        return out
+    return [_str(path, v, choices)]
+
+
+def _table(path, v):
+    if not isinstance(v, dict):
+        raise ConfigError(f"{path}: expected a table, got {_tname(v)}")
+    return v
+
+
+def _jsonable_params(path, v):
+    """A free-form parameter table (passed through to a constructor) must be plain data."""
+    _table(path, v)
+    for k, item in v.items():
+        if isinstance(item, dict):
+            _jsonable_params(f"{path}.{k}", item)
+        elif isinstance(item, list):
+            if not all(_is_num(i) or isinstance(i, (str, bool)) for i in item):
+                raise ConfigError(f"{path}.{k}: lists may hold numbers, strings or booleans only")
+        elif not (_is_num(item) or isinstance(item, (str, bool))):
+            raise ConfigError(f"{path}.{k}: expected a number, string, boolean, list or table, got {_tname(item)}")
+    return copy.deepcopy(v)
+
+
+def _interval(path, v):
+    if not (isinstance(v, list) and len(v) == 2):
+        raise ConfigError(f"{path}: expected [a, b], got {_tname(v)}")
+    a, b = (_num(f"{path}[{i}]", item) for i, item in enumerate(v))
+    if not a < b:
+        raise ConfigError(f"{path}: expected a < b, got {v!r}")
+    return [a, b]
+
+
+def _reject_unknown(path, table, allowed):
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        where = f"{path}.{unknown[0]}" if path else unknown[0]
+        raise ConfigError(f"{where}: unknown key (allowed here: {', '.join(sorted(allowed))})")
+
+
+# --------------------------------------------------------------------------- sections
+@dataclass(frozen=True)
+class WeightDecaySchedule:
+    r"""Weight decay :math:`\lambda = c\,n^{\alpha}\,m^{\beta}` (n data points, m width)."""
+
+    c: float
+    alpha: float = 0.0
+    beta: float = 0.0
+
+    def __call__(self, n, width):
+        return self.c * float(n) ** self.alpha * float(width) ** self.beta
+
+    @property
+    def label(self):
+        return f"{self.c:g}*n^{self.alpha:g}*m^{self.beta:g}"
+
+
+@dataclass
+class SweepConfig:
+    """A validated sweep configuration (all grids are non-empty lists).
+
+    Attributes
+    ----------
+    name, description : str
+    seeds : list of int
+    problem : dict
+        ``target``, ``target_params``, ``design``, ``n`` (list), ``noise``, ``seed``, ``domain``, ``delta``.
+    reference : dict
+        ``name``, ``lam`` (``"mapped"``, a float or None for interpolation), ``params``.
+    model : dict
+        ``width`` (list), ``skip``, ``output_bias``, ``parametrization``, ``init``,
+        ``init_params``, ``init_ratio`` (list or None), ``output_scale`` (list or None),
+        ``hidden_scale``, ``output_init``, ``antisymmetric``. ``init_ratio`` rho multiplies
+        the default output scale by sqrt(rho) and the hidden scale by 1/sqrt(rho): the ratio
+        |a|/||(w,b)|| (MATH E) changes by rho while the scale of f at init stays the same.
+        ``output_scale`` sets the output-layer scale directly (network default when omitted).
+    train : dict
+        ``optimizer`` (list), ``steps``, ``lr`` (list), ``weight_decay`` (list of floats and
+        :class:`WeightDecaySchedule`), ``penalize_bias``, ``batch_size``,
+        ``noise_temperature``, ``train_first_layer``.
+    metrics : dict
+        ``interval`` ([a, b] or None: the metric layer's default), ``main`` (metric for rates).
+    output : dict
+        ``dir`` (None: ``runs/<name>``), ``report`` (bool).
+    source : str or None
+        The file the config came from.
+    """
+
+    name: str
+    description: str
+    seeds: list
+    problem: dict
+    reference: dict
+    model: dict
+    train: dict
+    metrics: dict
+    output: dict
+    source: str | None = None
+
+    def grid_axes(self):
+        """The axes of the Cartesian product and their values (in expansion order)."""
+        axes = {
+            "width": self.model["width"],
+            "n": self.problem["n"],
+            "weight_decay": self.train["weight_decay"],
+            "seed": self.seeds,
+            "init_ratio": self.model["init_ratio"] or [None],
+            "output_scale": self.model["output_scale"] or [None],
+            "optimizer": self.train["optimizer"],
+            "lr": self.train["lr"],
+        }
+        return axes
+
+    def varying_axes(self):
+        """Names of the axes with more than one value."""
+        return [k for k, v in self.grid_axes().items() if len(v) > 1]
+
+    def n_runs(self):
+        return math.prod(len(v) for v in self.grid_axes().values())
+
+    def output_dir(self):
+        return Path(self.output["dir"] or Path("runs") / self.name)
+
+
+_TOP = {"name", "description", "seeds", "problem", "reference", "model", "train", "metrics", "output"}
+_PROBLEM = {"target", "target_params", "design", "n", "noise", "seed", "domain", "delta"}
+_REFERENCE = {"name", "lam", "params"}
+_MODEL = {"width", "skip", "output_bias", "parametrization", "init", "init_params", "init_ratio",
+          "output_scale", "hidden_scale", "output_init", "antisymmetric"}
+_TRAIN = {"optimizer", "steps", "lr", "weight_decay", "penalize_bias", "penalize_affine", "batch_size",
+          "noise_temperature", "train_first_layer", "tol"}
+_METRICS = {"interval", "main"}
+_OUTPUT = {"dir", "report"}
+OPTIMIZERS = ("gd", "sgd", "adam")
+PARAMETRIZATIONS = ("standard", "mean-field")
+
+
+def _weight_decay(path, v):
+    def one(p, item):
+        if isinstance(item, dict):
+            _reject_unknown(p, item, {"c", "alpha", "beta"})
+            if "c" not in item:
+                raise ConfigError(f"{p}.c: required in a weight-decay schedule (lambda = c * n^alpha * m^beta)")
+            return WeightDecaySchedule(
+                _num(f"{p}.c", item["c"], nonneg=True),
+                _num(f"{p}.alpha", item.get("alpha", 0.0)),
+                _num(f"{p}.beta", item.get("beta", 0.0)),
+            )
+        if not _is_num(item):
+            raise ConfigError(
+                f"{path}: expected a number or list of numbers, got {_tname(item)} "
+                f"(or a schedule table {{c, alpha, beta}})"
+            )
+        return _num(p, item, nonneg=True)
+
+    if isinstance(v, list):
+        if not v:
+            raise ConfigError(f"{path}: empty grid (expected a number or list of numbers)")
+        out = [one(f"{path}[{i}]", item) for i, item in enumerate(v)]
+        if len(set(out)) != len(out):
+            raise ConfigError(f"{path}: duplicate values in grid {v!r}")
+        return out
+    return [one(path, v)]
+
+
+def parse_config(data: dict, *, source=None) -> SweepConfig:
+    """Validate a parsed TOML document into a :class:`SweepConfig`.
+
+    Parameters
+    ----------
+    data : dict
+        The document (as returned by :func:`tomllib.load`).
+    source : str, optional
+        Where it came from (recorded in the config).
+
+    Raises
+    ------
+    ConfigError
+        On unknown keys, wrong types, empty grids or missing required keys; the message
+        starts with the key path.
+    """
+    _table("<config>", data)
+    _reject_unknown("", data, _TOP)
+    for sec in ("problem", "model", "train"):
+        if sec not in data:
+            raise ConfigError(f"{sec}: required section missing")
+    name = _str("name", data.get("name", Path(source).stem if source else "sweep"))
+    if not name or any(c in name for c in "/\\"):
+        raise ConfigError(f"name: expected a non-empty name without path separators, got {name!r}")
+    description = _str("description", data.get("description", ""))
+
+    seeds_raw = data.get("seeds", 1)
+    if isinstance(seeds_raw, list):
+        seeds = _num_list("seeds", seeds_raw, integer=True)
+    else:
+        count = _num("seeds", seeds_raw, integer=True)
+        if count < 1:
+            raise ConfigError(f"seeds: expected a count >= 1 or a list of seeds, got {count}")
+        seeds = list(range(count))
+
+    p = _table("problem", data["problem"])
+    _reject_unknown("problem", p, _PROBLEM)
+    problem = {
+        "target": _str("problem.target", p.get("target", "sin")),
+        "target_params": _jsonable_params("problem.target_params", p.get("target_params", {})),
+        "design": _str("problem.design", p.get("design", "uniform")),
+        "n": _num_list("problem.n", p.get("n", 10), integer=True, positive=True),
+        "noise": _num("problem.noise", p.get("noise", 0.0), nonneg=True),
+        "seed": _num("problem.seed", p.get("seed", 0), integer=True),
+        "domain": _interval("problem.domain", p.get("domain", [-1.0, 1.0])),
+        "delta": None if p.get("delta") is None else _num("problem.delta", p["delta"], nonneg=True),
+    }
+    if min(problem["n"]) < 2:
+        raise ConfigError(f"problem.n: expected at least 2 data points, got {problem['n']!r}")
+
+    r = _table("reference", data.get("reference", {}))
+    _reject_unknown("reference", r, _REFERENCE)
+    lam = r.get("lam")
+    if isinstance(lam, str):
+        if lam != "mapped":
+            raise ConfigError(f"reference.lam: expected \"mapped\", a number or nothing, got {lam!r}")
+    elif lam is not None:
+        lam = _num("reference.lam", lam, nonneg=True)
+    reference = {
+        "name": _str("reference.name", r.get("name", "tv2:skip")),
+        "lam": lam,
+        "params": _jsonable_params("reference.params", r.get("params", {})),
+    }
+
+    m = _table("model", data["model"])
+    _reject_unknown("model", m, _MODEL)
+    if "width" not in m:
+        raise ConfigError("model.width: required (an integer or list of integers)")
+    model = {
+        "width": _num_list("model.width", m["width"], integer=True, positive=True),
+        "skip": _bool("model.skip", m.get("skip", True)),
+        "output_bias": _bool("model.output_bias", m.get("output_bias", True)),
+        "parametrization": _str("model.parametrization", m.get("parametrization", "standard"), PARAMETRIZATIONS),
+        "init": _str("model.init", m.get("init", "uniform")),
+        "init_params": _jsonable_params("model.init_params", m.get("init_params", {})),
+        "init_ratio": (_num_list("model.init_ratio", m["init_ratio"], positive=True)
+                       if "init_ratio" in m else None),
+        "output_scale": (_num_list("model.output_scale", m["output_scale"], positive=True)
+                         if "output_scale" in m else None),
+        "hidden_scale": _num("model.hidden_scale", m.get("hidden_scale", 1.0), positive=True),
+        "output_init": _str("model.output_init", m.get("output_init", "gaussian")),
+        "antisymmetric": _bool("model.antisymmetric", m.get("antisymmetric", False)),
+    }
+    if model["init_ratio"] is not None and model["output_scale"] is not None:
+        raise ConfigError("model.init_ratio: give either init_ratio or output_scale, not both")
+
+    t = _table("train", data["train"])
+    _reject_unknown("train", t, _TRAIN)
+    for req in ("steps", "lr"):
+        if req not in t:
+            raise ConfigError(f"train.{req}: required")
+    bs = t.get("batch_size")
+    train = {
+        "optimizer": _str_list("train.optimizer", t.get("optimizer", "gd"), OPTIMIZERS),
+        "steps": _num("train.steps", t["steps"], integer=True, positive=True),
+        "lr": _num_list("train.lr", t["lr"], positive=True),
+        "weight_decay": _weight_decay("train.weight_decay", t.get("weight_decay", 0.0)),
+        "penalize_bias": _bool("train.penalize_bias", t.get("penalize_bias", False)),
+        "penalize_affine": _bool("train.penalize_affine", t.get("penalize_affine", False)),
+        "batch_size": None if bs is None else _num("train.batch_size", bs, integer=True, positive=True),
+        "noise_temperature": _num("train.noise_temperature", t.get("noise_temperature", 0.0), nonneg=True),
+        "train_first_layer": _bool("train.train_first_layer", t.get("train_first_layer", True)),
+        "tol": None if t.get("tol") is None else _num("train.tol", t["tol"], nonneg=True),
+    }
+    if reference["lam"] == "mapped" and all(w == 0.0 for w in train["weight_decay"]):
+        raise ConfigError("reference.lam: \"mapped\" needs a positive train.weight_decay "
+                          "(lam = 0 is interpolation: omit reference.lam)")
+
+    mt = _table("metrics", data.get("metrics", {}))
+    _reject_unknown("metrics", mt, _METRICS)
+    metrics = {
+        "interval": None if mt.get("interval") is None else _interval("metrics.interval", mt["interval"]),
+        "main": _str("metrics.main", mt.get("main", "linf")),
+    }
+
+    o = _table("output", data.get("output", {}))
+    _reject_unknown("output", o, _OUTPUT)
+    output = {
+        "dir": None if o.get("dir") is None else _str("output.dir", o["dir"]),
+        "report": _bool("output.report", o.get("report", True)),
+    }
+    return SweepConfig(name, description, seeds, problem, reference, model, train, metrics, output,
+                       source=None if source is None else str(source))
+
+
+def load_config(path) -> SweepConfig:
+    """Read and validate a TOML sweep configuration.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not valid TOML, or fails validation.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(data, source=path)
+
+
+# --------------------------------------------------------------------------- runs
+def canonical_json(obj) -> str:
+    """JSON with sorted keys and no whitespace: the form that is hashed."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _sha(obj) -> str:
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: every value that determines its result, as plain data.
+
+    ``spec`` holds sections ``problem`` (scalar ``n``), ``reference``, ``model`` (scalar
+    ``width``, ``init_ratio``, ``output_scale``), ``train`` (scalar ``optimizer``, ``lr``,
+    ``weight_decay`` and its ``weight_decay_rule`` label), ``metrics`` and ``seed``.
+    """
+
+    spec: dict
+    sweep: str = field(default="sweep", compare=False)
+
+    @property
+    def key(self) -> str:
+        """sha256 of the canonical JSON of :attr:`spec` (independent of the sweep's name)."""
+        return _sha(self.spec)
+
+    @property
+    def population_key(self) -> str:
+        """Runs equal in everything except seed, width, weight decay and lr share this key."""
+        d = copy.deepcopy(self.spec)
+        for path in POPULATION_FREE:
+            sub = d
+            for k in path[:-1]:
+                sub = sub[k]
+            sub.pop(path[-1], None)
+        d["train"].pop("weight_decay_rule", None)
+        return _sha(d)
+
+    @property
+    def seed(self):
+        return self.spec["seed"]
+
+    @property
+    def coords(self) -> dict:
+        """The grid coordinates of this run (flat)."""
+        s = self.spec
+        return {
+            "width": s["model"]["width"],
+            "n": s["problem"]["n"],
+            "weight_decay": s["train"]["weight_decay"],
+            "weight_decay_rule": s["train"]["weight_decay_rule"],
+            "seed": s["seed"],
+            "init_ratio": s["model"]["init_ratio"],
+            "output_scale": s["model"]["output_scale"],
+            "optimizer": s["train"]["optimizer"],
+            "lr": s["train"]["lr"],
+        }
+
+    def to_json(self) -> str:
+        return canonical_json(self.spec)
+
+
+def expand(config: SweepConfig) -> list[RunSpec]:
+    """All runs of the sweep (Cartesian product of its grid axes), in a deterministic order.
+
+    Weight-decay schedules are evaluated per run at its (n, width); the rule is kept as a label
+    (``weight_decay_rule``) so runs can be grouped by it.
+    """
+    axes = config.grid_axes()
+    names = list(axes)
+    runs = []
+    for values in itertools.product(*(axes[k] for k in names)):
+        c = dict(zip(names, values))
+        wd = c["weight_decay"]
+        if isinstance(wd, WeightDecaySchedule):
+            wd_value, rule = float(wd(c["n"], c["width"])), wd.label
+        else:
+            wd_value, rule = float(wd), f"{wd:g}"
+        spec = {
+            "problem": {**config.problem, "n": c["n"]},
+            "reference": copy.deepcopy(config.reference),
+            "model": {**copy.deepcopy(config.model), "width": c["width"], "init_ratio": c["init_ratio"],
+                      "output_scale": c["output_scale"]},
+            "train": {**config.train, "optimizer": c["optimizer"], "lr": c["lr"], "weight_decay": wd_value,
+                      "weight_decay_rule": rule},
+            "metrics": dict(config.metrics),
+            "seed": c["seed"],
+        }
+        # Only the values that change the result are hashed: the main metric is a reporting choice.
+        spec["metrics"].pop("main", None)
+        runs.append(RunSpec(spec, sweep=config.name))
+    return runs
+
+
+def group_populations(runs) -> dict[str, list[RunSpec]]:
+    """Group runs by :attr:`RunSpec.population_key`, preserving order."""
+    groups: dict[str, list[RunSpec]] = {}
+    for r in runs:
+        groups.setdefault(r.population_key, []).append(r)
+    return groups
+
+
+def config_to_dict(config: SweepConfig) -> dict:
+    """Plain-data form of a config (schedules as tables), e.g. for the report."""
+    def wd(v):
+        return {"c": v.c, "alpha": v.alpha, "beta": v.beta} if isinstance(v, WeightDecaySchedule) else v
+
+    return {
+        "name": config.name,
+        "description": config.description,
+        "seeds": list(config.seeds),
+        "problem": dict(config.problem),
+        "reference": dict(config.reference),
+        "model": dict(config.model),
+        "train": {**config.train, "weight_decay": [wd(v) for v in config.train["weight_decay"]]},
+        "metrics": dict(config.metrics),
+        "output": dict(config.output),
+    }
