@@ -57,6 +57,15 @@ examples:
   minnorm plot runs/quickstart        # writes runs/quickstart/figures/*.png and *.pdf
 """
 
+_EPILOG_REPRODUCE = """\
+studies: htw, williams, shevchenko, ppw, vardi-shamir (or all)
+
+examples:
+  minnorm reproduce                          # all five, reduced form, into reproduce/
+  minnorm reproduce htw williams --out runs/repro
+  minnorm reproduce all --full               # full forms (minutes each on 2 cores)
+"""
+
 _EPILOG_REPORT = """\
 examples:
   minnorm report runs/quickstart      # writes runs/quickstart/report.md (and its figures)
@@ -125,7 +134,29 @@ def build_parser():
                        epilog=_EPILOG_REPORT, formatter_class=fmt)
     r.add_argument("dir", metavar="DIR", help="sweep output directory (holds results.sqlite)")
     r.set_defaults(func=_cmd_report)
+
+    rp = sub.add_parser("reproduce", help="reproduce the seed papers' central claims",
+                        description="Run the reproduction studies and write DIR/report.md with each study's "
+                                    "figure, measured numbers and verdict.",
+                        epilog=_EPILOG_REPRODUCE, formatter_class=fmt)
+    rp.add_argument("names", nargs="*", default=["all"], metavar="NAME", help="studies to run (default: all)")
+    rp.add_argument("--full", action="store_true", help="full form (slower; see each study's docstring)")
+    rp.add_argument("--out", default="reproduce", metavar="DIR", help="output directory (default: reproduce)")
+    rp.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    rp.set_defaults(func=_cmd_reproduce)
     return p
+
+
+def _cmd_reproduce(args):
+    from .studies import STUDIES, reproduce
+
+    unknown = [n for n in args.names if n != "all" and n not in STUDIES]
+    if unknown:
+        raise UsageError(f"unknown study {unknown[0]!r}; expected one of {', '.join(STUDIES)} or all")
+    names = "all" if (not args.names or "all" in args.names) else args.names
+    path = reproduce(names, full=args.full, out_dir=args.out, seed=args.seed, progress=True)
+    print(f"report: {path}")
+    return 0
 
 
 def _cmd_sweep(args):

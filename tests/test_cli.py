@@ -10,7 +10,7 @@ import pytest
 
 from minnorm.cli import main
 
-SUBCOMMANDS = ("sweep", "solve", "plot", "report")
+SUBCOMMANDS = ("sweep", "solve", "plot", "report", "reproduce")
 
 TINY_TOML = """
 name = "cli-tiny"
@@ -142,3 +142,13 @@ def test_quickstart_config_is_valid():
     assert len(runs) == 18 and cfg.varying_axes() == ["width", "seed"]
     assert cfg.reference == {"name": "tv2:skip", "lam": "mapped", "params": {}}
     assert cfg.metrics["main"] == "envelope_violation" and cfg.output["report"]
+
+
+def test_reproduce_one_study_writes_report(tmp_path, capsys):
+    code = main(["reproduce", "vardi-shamir", "--out", str(tmp_path)])
+    assert code == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "vardi-shamir" in report.lower() or "vardi" in report.lower()
+    assert "holds" in report
+    assert main(["reproduce", "nope", "--out", str(tmp_path)]) == 2
+    assert "unknown study 'nope'" in capsys.readouterr().err

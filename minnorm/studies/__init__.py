@@ -50,26 +50,7 @@ def run_study(name, out_dir, *, full=False, seed=0) -> StudyResult:
 
 
 def main(argv=None):
-    """Command line: ``minnorm reproduce [NAME|all ...] [--full] [--out DIR] [--seed S]``.
+    """``minnorm reproduce [NAME|all ...] [--full] [--out DIR] [--seed S]`` (see :mod:`minnorm.cli`)."""
+    from ..cli import main as cli_main
 
-    Returns the process exit status (0). Meant to be hooked into :mod:`minnorm.cli`.
-    """
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="minnorm reproduce",
-        description="Reproduce the seed papers' central claims; writes DIR/report.md and figures.",
-        epilog="examples:\n  minnorm reproduce                  # all five, reduced form\n"
-               "  minnorm reproduce htw --full --out runs/htw",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("names", nargs="*", default=["all"], metavar="NAME",
-                        help=f"studies to run: {', '.join(STUDIES)} or all (default)")
-    parser.add_argument("--full", action="store_true", help="full form (slower; see each study's docstring)")
-    parser.add_argument("--out", default="reproduce", help="output directory (default: reproduce)")
-    parser.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    args = parser.parse_args(argv)
-    names = "all" if (not args.names or "all" in args.names) else args.names
-    path = reproduce(names, full=args.full, out_dir=args.out, seed=args.seed, progress=True)
-    print(f"report: {path}")
-    return 0
+    return cli_main(["reproduce", *(argv or [])])
