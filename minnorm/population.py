@@ -1,0 +1,271 @@
+r"""K shallow ReLU networks packed as one tensor program, and the closed-form gradient kernel.
+
+A :class:`Population` holds the parameters of K networks as tensors of shape ``[K, M]``
+(``M`` = the largest width). Network k uses units ``0..m_k-1``; padded units are exactly zero,
+are masked out of every update, noise draw and penalty, and contribute nothing to ``f``.
+
+Gradient kernel (why it is not a dense matmul)
+----------------------------------------------
+For sorted data :math:`x_1\le\dots\le x_B` the active set :math:`\{n: w_j x_n + b_j > 0\}` of a
+unit is a contiguous index range: :math:`[e_j, B)` for :math:`w_j>0`, :math:`[0, e_j)` otherwise.
+With prefix sums :math:`P^1_n=\sum_{l<n} g_l x_l`, :math:`P^0_n=\sum_{l<n} g_l`
+(:math:`g = \partial L/\partial f`) and :math:`S^q_j` the sum of :math:`g x^q` over the active range
+(:math:`P^q_B-P^q_{e_j}` or :math:`P^q_{e_j}`),
+
+.. math::
+
+    \partial_{a_j} L = \kappa (w_j S^1_j + b_j S^0_j),\quad
+    \partial_{w_j} L = \kappa a_j S^1_j,\quad
+    \partial_{b_j} L = \kappa a_j S^0_j,
+
+and the forward pass :math:`f(x_n) = x_n A_n + B_n` comes from a difference array of
+:math:`\kappa a_j w_j` and :math:`\kappa a_j b_j` (``bincount`` at :math:`e_j`, then ``cumsum``).
+This costs :math:`O(K m)` per step (plus a search when kinks cross data points) instead of the
+:math:`O(K m B)` of the dense batched matmul, which is what makes populations fast on a CPU.
+:func:`minnorm.loss_and_grad` (``method="autograd"``) differentiates the dense formula, to check.
+
+The boundary :math:`e_j` is found by ``searchsorted`` on the kink :math:`-b_j/w_j` (or warm-started
+from the previous step, since kinks move little) and then corrected by evaluating
+:math:`w_j x_n + b_j` (mul then add, as in :meth:`ShallowReLU.forward`) next to it until the sign
+test agrees. Floating-point ``w*x+b`` is monotone in ``x``, so the active set is then exactly
+``{w*x+b > 0}``: torch autograd's sub-gradient convention (relu'(0) = 0), also when a kink sits on
+a data point.
+"""
+
+import torch
+
+from solvers.errors import InputError
+from solvers.piecewise import PiecewiseLinear
+
+from .network import ShallowReLU
+
+__all__ = ["Population"]
+
+
+class Population:
+    """K :class:`~minnorm.ShallowReLU` networks packed into ``[K, M]`` tensors.
+
+    Parameters
+    ----------
+    models : sequence of ShallowReLU
+        Same dtype and device; widths, skip/output-bias flags and parametrisations may differ.
+
+    Attributes
+    ----------
+    a, w, b : Tensor [K, M]
+    c, d : Tensor [K]
+        Zero where the network has no skip term / output bias (``has_c``/``has_d`` are 0 there).
+    mask : Tensor [K, M]
+        1 for real units, 0 for padding.
+    scale : Tensor [K]
+        Output factor kappa_k (1, or 1/m_k for mean-field; m_k the network's own width).
+    widths : list of int
+    """
+
+    def __init__(self, models):
+        models = list(models)
+        if not models:
+            raise InputError("models must be a non-empty sequence of ShallowReLU")
+        for i, mdl in enumerate(models):
+            if not isinstance(mdl, ShallowReLU):
+                raise InputError(f"models[{i}] must be a ShallowReLU; got {type(mdl).__name__}")
+        dtype, device = models[0].a.dtype, models[0].a.device
+        for i, mdl in enumerate(models):
+            if mdl.a.dtype != dtype or mdl.a.device != device:
+                raise InputError(
+                    f"all models must share dtype and device; models[{i}] has {mdl.a.dtype} on {mdl.a.device}, "
+                    f"models[0] has {dtype} on {device}"
+                )
+        self.models = models
+        self.dtype, self.device = dtype, device
+        self.K = len(models)
+        self.widths = [mdl.width for mdl in models]
+        self.M = max(self.widths)
+        kw = {"dtype": dtype, "device": device}
+        self.a = torch.zeros(self.K, self.M, **kw)
+        self.w = torch.zeros(self.K, self.M, **kw)
+        self.b = torch.zeros(self.K, self.M, **kw)
+        self.c = torch.zeros(self.K, **kw)
+        self.d = torch.zeros(self.K, **kw)
+        self.mask = torch.zeros(self.K, self.M, **kw)
+        self.has_c = torch.tensor([float(m.c is not None) for m in models], **kw)
+        self.has_d = torch.tensor([float(m.d is not None) for m in models], **kw)
+        self.scale = torch.tensor([m.scale for m in models], **kw)
+        #: ``scale`` or None when every network is standard (lets the kernel skip a pass)
+        self.kernel_scale = None if all(m.scale == 1.0 for m in models) else self.scale
+        self.read_models()
+
+    def read_models(self):
+        """Copy the modules' current parameters into the packed tensors."""
+        with torch.no_grad():
+            for k, mdl in enumerate(self.models):
+                m = mdl.width
+                self.a[k, :m] = mdl.a
+                self.w[k, :m] = mdl.w
+                self.b[k, :m] = mdl.b
+                self.mask[k, :m] = 1.0
+                if mdl.c is not None:
+                    self.c[k] = mdl.c
+                if mdl.d is not None:
+                    self.d[k] = mdl.d
+
+    def write_back(self, overrides=None):
+        """Copy the packed parameters into the modules (in place).
+
+        ``overrides``: optional ``{k: {name: row tensor}}`` written instead of the packed rows
+        (the trainer keeps a diverged network's last parameters there, after zeroing its rows
+        so that its NaNs cannot reach the shared computation).
+        """
+        overrides = overrides or {}
+        with torch.no_grad():
+            for k, mdl in enumerate(self.models):
+                m = mdl.width
+                src = overrides.get(k, {})
+                for name in ("a", "w", "b", "c", "d"):
+                    target = getattr(mdl, name)
+                    if target is None:
+                        continue
+                    row = src[name] if name in src else getattr(self, name)[k]
+                    target.copy_(row[:m] if row.ndim else row)
+        return self.models
+
+    def params(self):
+        """The packed parameters as a dict name -> tensor (views, not copies)."""
+        return {"a": self.a, "w": self.w, "b": self.b, "c": self.c, "d": self.d}
+
+    def forward(self, x):
+        """All K functions at ``x`` (1-D), shape [K, n]; the dense formula (independent of the kernel)."""
+        x = torch.as_tensor(x, dtype=self.dtype, device=self.device).reshape(-1)
+        h = torch.relu(x[None, None, :] * self.w[:, :, None] + self.b[:, :, None])
+        out = torch.einsum("km,kmn->kn", self.a * self.mask, h) * self.scale[:, None]
+        return out + (self.c * self.has_c)[:, None] * x + (self.d * self.has_d)[:, None]
+
+    def function(self, k):
+        """Exact :class:`solvers.PiecewiseLinear` of network ``k`` (see :func:`minnorm.to_function`)."""
+        m = self.widths[k]
+        kappa = float(self.scale[k])
+        a = self.a[k, :m].detach().cpu().double().numpy()
+        return PiecewiseLinear.from_network(
+            a * kappa if kappa != 1.0 else a,
+            self.w[k, :m].detach().cpu().double().numpy(),
+            self.b[k, :m].detach().cpu().double().numpy(),
+            float(self.c[k]) * float(self.has_c[k]),
+            float(self.d[k]) * float(self.has_d[k]),
+        )
+
+    def __len__(self):
+        return self.K
+
+
+# ------------------------------------------------------------------------------ kernel
+def _boundaries(w, b, xs, e0=None):
+    """Activity boundary e [K, M] of every unit on xs [K, B] (rows sorted).
+
+    Right-facing units (w > 0) are active on [e, B), all others on [0, e): a unit with w = 0 is
+    active everywhere (e = B) iff b > 0, else nowhere (e = 0). Returns ``(e, pos)``.
+
+    ``e0`` (the boundaries of the previous step on the same xs) is a warm start: kinks move
+    little per step, so one or two correction passes replace the binary search.
+    """
+    K, B = xs.shape
+    pos = w > 0
+    zero = w == 0
+    live = ~zero
+    # Sentinels -inf/+inf at both ends make every live unit consistent there without clamping:
+    # xs_pad[e] = x_{e-1}, xs_pad[e+1] = x_e.
+    inf_col = torch.full((K, 1), float("inf"), dtype=xs.dtype, device=xs.device)
+    xs_pad = torch.cat([-inf_col, xs, inf_col], 1)
+
+    def correct(e, passes):
+        # The kink -b/w is rounded, so e may be off where a kink is within rounding of a data
+        # point. Fix it with the sign of w*x+b itself (computed as in ShallowReLU.forward).
+        for _ in range(passes):
+            left = xs_pad.gather(1, e) * w + b
+            right = xs_pad.gather(1, e + 1) * w + b
+            move = (((right > 0) != pos) & live).to(e.dtype) - (((left > 0) == pos) & live).to(e.dtype)
+            if not bool(move.any()):
+                return e, None
+            # clamp: NaN parameters (the step a network diverges) must not index out of range.
+            e = (e + move).clamp_(0, B)
+        return e, move != 0
+
+    def kinks(w, b, zero, live):
+        inf = torch.full_like(w, float("inf"))
+        t = torch.where(zero, torch.where(b > 0, inf, -inf), -b / w)
+        return torch.nan_to_num(t, nan=-float("inf"), posinf=float("inf"), neginf=-float("inf"))
+
+    shared = xs.stride(0) == 0  # all rows equal: a 1-D search is several times faster
+    seq = xs[0] if shared else xs
+    if e0 is not None and shared:
+        e, moving = correct(e0, 2)
+        if moving is None:
+            return e, pos
+        # Units still moving (typically w changed sign, so e jumps between 0 and B): search
+        # just those, then correct everything once more.
+        sel = moving.nonzero(as_tuple=True)
+        e = e.clone()
+        e[sel] = torch.searchsorted(seq, kinks(w[sel], b[sel], zero[sel], live[sel]), right=True)
+        e, _ = correct(e, B + 2)
+        return e, pos
+    e = torch.searchsorted(seq, kinks(w, b, zero, live), right=True)
+    e, _ = correct(e, B + 2)
+    return e, pos
+
+
+def _predict(a, w, b, c, d, scale, xs, e0=None):
+    """f at xs [K, B] from difference arrays over the activity boundaries.
+
+    f(x_n) = x_n A_n + B_n with (A, B)_n = sum over units active at n of kappa*a*(w, b).
+    Units are binned by (network, facing, e): right-facing ones count at n >= e (prefix sums),
+    the others at n < e (suffix sums). Returns ``(f, (e, flat))``, ``flat`` the bin of each unit.
+    """
+    K, B = xs.shape
+    e, pos = _boundaries(w, b, xs, e0)
+    nb = 2 * (B + 1)
+    flat = (torch.where(pos, e, e + (B + 1)) + torch.arange(0, K * nb, nb, device=e.device)[:, None]).reshape(-1)
+    ka = a if scale is None else a * scale[:, None]  # None: all standard (kappa = 1), skip a pass
+    # bincount with weights: a fast scatter-add on CPU and CUDA.
+    coef = torch.stack([
+        torch.bincount(flat, (ka * w).reshape(-1), minlength=K * nb),
+        torch.bincount(flat, (ka * b).reshape(-1), minlength=K * nb),
+    ], -1).view(K, 2, B + 1, 2)
+    right = coef[:, 0, :B].cumsum(1)  # sum over e <= n
+    left = coef[:, 1].flip(1).cumsum(1).flip(1)[:, 1:]  # sum over e > n
+    AB = right + left
+    f = xs * (AB[..., 0] + c[:, None]) + AB[..., 1] + d[:, None]
+    return f, (e, flat)
+
+
+def loss_grad_kernel(a, w, b, c, d, scale, xs, ys, *, first_layer=True, e0=None):
+    r"""Mean squared error :math:`L=\frac1B\sum_n (f(x_n)-y_n)^2` of K networks and its gradient.
+
+    ``xs``, ``ys``: [K, B], each row of ``xs`` sorted; ``scale``: [K] output factors, or None
+    when all are 1. Returns ``(loss [K], grads, e)`` with
+    ``grads`` a dict over ``a, w, b, c, d`` (``w``, ``b`` omitted when ``first_layer`` is False)
+    and ``e`` the activity boundaries (a warm start for the next call on the same xs).
+    The gradient for ``c``/``d`` is returned for every network; callers mask absent terms.
+    Units with a = w = b = 0 (padding) get exactly zero gradient.
+    """
+    K, B = xs.shape
+    f, (e, flat) = _predict(a, w, b, c, d, scale, xs, e0)
+    r = f - ys
+    loss = (r * r).mean(1)
+    g = r * (2.0 / B)
+    P = torch.zeros(K, B + 1, 2, dtype=a.dtype, device=a.device)
+    P[:, 1:, 0] = (g * xs).cumsum(1)
+    P[:, 1:, 1] = g.cumsum(1)
+    # Sums of (g x, g) over each unit's active range, looked up in one table by its bin:
+    # P[B] - P[e] for right-facing units, P[e] - P[0] = P[e] for the others.
+    table = torch.stack([P[:, B:] - P, P], 1)  # [K, 2, B+1, 2]
+    S = table.view(-1, 2).index_select(0, flat).view(K, -1, 2)
+    S1, S0 = S[..., 0], S[..., 1]
+    ga = w * S1 + b * S0
+    sa = a
+    if scale is not None:
+        ga = scale[:, None] * ga
+        sa = scale[:, None] * a
+    grads = {"a": ga, "c": P[:, B, 0], "d": P[:, B, 1]}
+    if first_layer:
+        grads["w"] = sa * S1
+        grads["b"] = sa * S0
+    return loss, grads, e
