@@ -406,32 +406,35 @@ class Envelope:
             breakpoints, which are the evaluation points (restricted to ``interval``).
         grid : array_like, optional
             Evaluation points for a general callable (added to the breakpoints for PL ``f``).
-            Default for a general callable: the envelope's breakpoints plus 4001 points over
-            the data hull widened by 10% on each side.
+            Default for a general callable: 4001 points over ``interval`` plus the envelope's
+            breakpoints.
         interval : (a, b), optional
-            Restrict to [a, b] (its end points are included).
+            Where to measure (end points included). Default: the data hull widened by 25 % on
+            each side, the comparison layer's default, so extrapolation counts.
 
         Notes
         -----
-        Outside the outermost breakpoint all three functions are affine, so the violation
-        there grows linearly unless ``f``'s outer slopes equal the first/last secant slopes; the
-        maximum returned is over the finite range of the breakpoints (or ``interval``).
+        Outside the outermost breakpoint all three functions are affine, so on the whole line the
+        violation is infinite unless ``f``'s outer slopes equal the first/last secant slopes; a
+        trained network also has kinks of negligible mass far away (-b/w ~ 1e90 for units that
+        weight decay switched off). Hence the maximum is always over a finite ``interval``.
         """
         fn = getattr(f, "function", f)
-        pts = [self.lower_function.nodes, self.upper_function.nodes]
+        if interval is None:
+            span = self.x[-1] - self.x[0]
+            interval = (self.x[0] - 0.25 * span, self.x[-1] + 0.25 * span)
+        a, b = (float(v) for v in interval)
+        if not a <= b:
+            raise InputError(f"interval must satisfy a <= b; got {interval!r}")
+        pts = [self.lower_function.nodes, self.upper_function.nodes, [a, b]]
         if hasattr(fn, "nodes"):
             pts.append(np.asarray(fn.nodes, dtype=np.float64))
         elif grid is None:
-            span = self.x[-1] - self.x[0]
-            pts.append(np.linspace(self.x[0] - 0.1 * span, self.x[-1] + 0.1 * span, 4001))
+            pts.append(np.linspace(a, b, 4001))
         if grid is not None:
             pts.append(np.asarray(grid, dtype=np.float64).ravel())
         t = np.unique(np.concatenate(pts))
-        if interval is not None:
-            a, b = (float(v) for v in interval)
-            if not a <= b:
-                raise InputError(f"interval must satisfy a <= b; got {interval!r}")
-            t = np.unique(np.concatenate((t[(t >= a) & (t <= b)], [a, b])))
+        t = t[(t >= a) & (t <= b)]
         ft = np.asarray(fn(t), dtype=np.float64)
         viol = np.maximum(self.lower(t) - ft, ft - self.upper(t))
         return float(max(0.0, np.max(viol)))
