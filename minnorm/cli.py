@@ -21,6 +21,7 @@ examples:
   minnorm solve data.csv --variant skip               # exact minimum-norm interpolant
   minnorm solve data.csv --variant bias --lam 0.1 --json sol.json
   minnorm plot runs/quickstart && minnorm report runs/quickstart
+  minnorm reproduce                                   # the five paper studies, reduced form
 """
 
 _EPILOG_SWEEP = """\
