@@ -32,7 +32,9 @@ Example
     [train]
     optimizer = "adam"              # or a list
     steps = 2000
-    lr = 0.01
+    lr = 0.01                       # peak lr (a number or a list)
+    lr_schedule = "cosine"          # "constant" (default), "cosine" or "exponential"
+    lr_final_ratio = 0.01           # lr at the last step / lr (default 0.01 when decaying)
     weight_decay = 1e-3             # a number, a list, or a schedule table {c, alpha, beta}
 
 Errors are :class:`ConfigError` (a :class:`ValueError`) whose message starts with the key path,
@@ -216,7 +218,9 @@ class SweepConfig:
     train : dict
         ``optimizer`` (list), ``steps``, ``lr`` (list), ``weight_decay`` (list of floats and
         :class:`WeightDecaySchedule`), ``penalize_bias``, ``batch_size``,
-        ``noise_temperature``, ``train_first_layer``.
+        ``noise_temperature``, ``train_first_layer``, ``lr_schedule`` (``"constant"``,
+        ``"cosine"`` or ``"exponential"``) and ``lr_final_ratio`` (the schedule's factor at the
+        last step; 1 for constant, default 0.01 otherwise; :func:`minnorm.training.lr_sequence`).
     metrics : dict
         ``interval`` ([a, b] or None: the metric layer's default), ``main`` (metric for rates).
     output : dict
@@ -267,10 +271,11 @@ _REFERENCE = {"name", "lam", "params"}
 _MODEL = {"width", "skip", "output_bias", "parametrization", "init", "init_params", "init_ratio",
           "output_scale", "hidden_scale", "output_init", "antisymmetric"}
 _TRAIN = {"optimizer", "steps", "lr", "weight_decay", "penalize_bias", "penalize_affine", "batch_size",
-          "noise_temperature", "train_first_layer", "tol"}
+          "noise_temperature", "train_first_layer", "tol", "lr_schedule", "lr_final_ratio"}
 _METRICS = {"interval", "main"}
 _OUTPUT = {"dir", "report"}
 OPTIMIZERS = ("gd", "sgd", "adam")
+LR_SCHEDULES = ("constant", "cosine", "exponential")
 PARAMETRIZATIONS = ("standard", "mean-field")
 
 
@@ -300,6 +305,22 @@ def _weight_decay(path, v):
             raise ConfigError(f"{path}: duplicate values in grid {v!r}")
         return out
     return [one(path, v)]
+
+
+def _lr_schedule(t):
+    """``lr_schedule`` and ``lr_final_ratio`` of the [train] table (see minnorm.training)."""
+    schedule = _str("train.lr_schedule", t.get("lr_schedule", "constant"), LR_SCHEDULES)
+    if "lr_final_ratio" not in t:
+        return {"lr_schedule": schedule, "lr_final_ratio": 1.0 if schedule == "constant" else 0.01}
+    r = _num("train.lr_final_ratio", t["lr_final_ratio"], nonneg=True)
+    if r > 1.0:
+        raise ConfigError(f"train.lr_final_ratio: expected a value in [0, 1], got {r!r}")
+    if schedule == "constant" and r != 1.0:
+        raise ConfigError(f"train.lr_final_ratio: {r!r} needs lr_schedule = \"cosine\" or \"exponential\" "
+                          "(the constant schedule has ratio 1)")
+    if schedule == "exponential" and r == 0.0:
+        raise ConfigError("train.lr_final_ratio: expected a positive value for lr_schedule = \"exponential\", got 0.0")
+    return {"lr_schedule": schedule, "lr_final_ratio": r}
 
 
 def parse_config(data: dict, *, source=None) -> SweepConfig:
@@ -406,6 +427,7 @@ def parse_config(data: dict, *, source=None) -> SweepConfig:
         "train_first_layer": _bool("train.train_first_layer", t.get("train_first_layer", True)),
         "tol": None if t.get("tol") is None else _num("train.tol", t["tol"], nonneg=True),
     }
+    train.update(_lr_schedule(t))
     if reference["lam"] == "mapped" and all(w == 0.0 for w in train["weight_decay"]):
         raise ConfigError("reference.lam: \"mapped\" needs a positive train.weight_decay "
                           "(lam = 0 is interpolation: omit reference.lam)")
@@ -509,6 +531,16 @@ class RunSpec:
         return canonical_json(self.spec)
 
 
+def _train_spec(train):
+    """The [train] values of a run. The constant lr schedule (the default, and the only one before
+    schedules existed) is left out, so runs stored before keep their keys and resume."""
+    t = dict(train)
+    if t.get("lr_schedule", "constant") == "constant":
+        t.pop("lr_schedule", None)
+        t.pop("lr_final_ratio", None)
+    return t
+
+
 def expand(config: SweepConfig) -> list[RunSpec]:
     """All runs of the sweep (Cartesian product of its grid axes), in a deterministic order.
 
@@ -530,8 +562,8 @@ def expand(config: SweepConfig) -> list[RunSpec]:
             "reference": copy.deepcopy(config.reference),
             "model": {**copy.deepcopy(config.model), "width": c["width"], "init_ratio": c["init_ratio"],
                       "output_scale": c["output_scale"]},
-            "train": {**config.train, "optimizer": c["optimizer"], "lr": c["lr"], "weight_decay": wd_value,
-                      "weight_decay_rule": rule},
+            "train": {**_train_spec(config.train), "optimizer": c["optimizer"], "lr": c["lr"],
+                      "weight_decay": wd_value, "weight_decay_rule": rule},
             "metrics": dict(config.metrics),
             "seed": c["seed"],
         }

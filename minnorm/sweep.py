@@ -270,7 +270,8 @@ def _train_population(specs, problem):
         weight_decay=[s["train"]["weight_decay"] for s in specs], penalize_bias=t["penalize_bias"],
         penalize_affine=t["penalize_affine"], optimizer=t["optimizer"], batch_size=t["batch_size"],
         noise_temperature=t["noise_temperature"], train_first_layer=t["train_first_layer"],
-        seed=[s["seed"] for s in specs], tol=t["tol"])
+        seed=[s["seed"] for s in specs], tol=t["tol"], lr_schedule=t.get("lr_schedule", "constant"),
+        lr_final_ratio=t.get("lr_final_ratio"))
     out = []
     for res in results:
         h = res.history

@@ -170,7 +170,12 @@ class PiecewiseLinear:
     @property
     def intercept(self):
         """C in f(x) = s_L x + C + sum J_k (x - t_k)_+  (the value of the left asymptote at 0)."""
-        return float(self.values[0] - self.slope_left * self.nodes[0])
+        # f(0) minus the kinks left of 0; not values[0] - s_L * nodes[0], which cancels to noise
+        # when the first node is far from 0.
+        k = self.knots
+        J = self.jumps
+        neg = k < 0
+        return float(self(0.0) - np.sum(J[neg] * -k[neg]))
 
     @property
     def slopes(self):
@@ -197,7 +202,14 @@ class PiecewiseLinear:
         slope = self._slopes[idx]
         if nu == 1:
             return slope
-        anchor = np.maximum(idx - 1, 0)
+        # Anchor at the nearer end node of the piece: anchoring at its left node loses every digit
+        # when that node is far away (a decayed unit of a trained net can have its kink at -1e139,
+        # with the node value ~1e139, while t is O(1)). Exact at nodes (distance 0).
+        K = self.nodes.size
+        left = np.maximum(idx - 1, 0)
+        right = np.minimum(idx, K - 1)
+        use_right = np.abs(t_arr - self.nodes[right]) < np.abs(t_arr - self.nodes[left])
+        anchor = np.where(use_right, right, left)
         return self.values[anchor] + slope * (t_arr - self.nodes[anchor])
 
     def total_variation(self):

@@ -132,15 +132,20 @@ def test_tiny_sweep_writes_store_figures_and_report(tmp_path, capsys):
 
 def test_quickstart_config_is_valid():
     """The README's main job parses, and is the width sweep it says it is (run in full by CI's
-    `minnorm sweep examples/quickstart.toml`, ~30 s; here only validated, to keep the suite fast)."""
+    `minnorm sweep examples/quickstart.toml`, ~20 s; here only validated, to keep the suite fast)."""
     from pathlib import Path
 
     from minnorm.config import expand, load_config
 
     cfg = load_config(Path(__file__).parent.parent / "examples" / "quickstart.toml")
     runs = expand(cfg)
-    assert len(runs) == 18 and cfg.varying_axes() == ["width", "seed"]
+    assert len(runs) == 35 and cfg.varying_axes() == ["width", "seed"]
     assert cfg.reference == {"name": "tv2:skip", "lam": "mapped", "params": {}}
+    # The reference is the exact limit of what is trained: weight decay on (a, w) only with a
+    # skip connection is variant "skip" (MATH A.2), at lam = n * weight_decay.
+    assert cfg.model["skip"] and cfg.model["parametrization"] == "standard" and not cfg.train["penalize_bias"]
+    assert not cfg.train["penalize_affine"] and all(w > 0 for w in cfg.train["weight_decay"])
+    assert cfg.train["lr_schedule"] == "cosine"
     assert cfg.metrics["main"] == "envelope_violation" and cfg.output["report"]
 
 

@@ -169,3 +169,22 @@ def test_from_network_with_far_and_overflowing_kinks():
     np.testing.assert_allclose(f(xs), direct, rtol=0, atol=1e-12)
     assert np.all(np.isfinite(f.knots))
     assert np.isfinite(tv2_cost(f, "bias"))
+
+
+def test_far_kinks_on_one_side_keep_the_function_exact_near_the_data():
+    """Several decayed units with kinks far on the same side (as Adam + weight decay leave them:
+    w ~ 1e-140, a ~ 1e-139, b = O(1)): the piece that holds the data then starts at a node ~1e103
+    away. Evaluation and the intercept must not cancel to noise (they once returned f = 0 there)."""
+    rng = np.random.default_rng(5)
+    a, w, b = rng.normal(size=(3, 12))
+    w[:4] = [-8e-141, 1.2e-140, 5.2e-140, 2e-104]
+    a[:4] = [-8.5e-139, 9.7e-136, 3.3e-138, -4.5e-140]
+    b[:4] = [-0.26, 0.84, 0.84, 0.43]  # kinks at -3e139, -7e139, -1.6e139, -2.2e103
+    f = PiecewiseLinear.from_network(a, w, b, -1.5, 0.2)
+    xs = np.concatenate([np.linspace(-5, 5, 1001), [-1e6, 1e6]])
+    direct = relu(xs[:, None] * w + b) @ a - 1.5 * xs + 0.2
+    np.testing.assert_allclose(f(xs), direct, rtol=1e-14, atol=1e-12)
+    C = 0.2 + float(np.sum(a[4:][w[4:] < 0] * b[4:][w[4:] < 0]))  # left asymptote at 0
+    assert f.intercept == pytest.approx(C, abs=1e-12)
+    g = PiecewiseLinear(f.nodes, f.values, f.slope_left, f.slope_right)  # as a stored row is reloaded
+    np.testing.assert_allclose(g(xs), direct, rtol=1e-14, atol=1e-12)

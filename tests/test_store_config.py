@@ -48,6 +48,11 @@ def bad(path, value):
         ("train.optimizer", [], "train.optimizer: empty grid"),
         ("train.penalize_bias", "yes", "train.penalize_bias: expected true or false"),
         ("train.momentum", 0.9, "train.momentum: unknown key"),
+        ("train.lr_schedule", "linear", "train.lr_schedule: expected one of 'constant', 'cosine', 'exponential'"),
+        ("train.lr_schedule", 1, "train.lr_schedule: expected a string"),
+        ("train.lr_final_ratio", 0.1, "train.lr_final_ratio: 0.1 needs lr_schedule"),
+        ("train.lr_final_ratio", "low", "train.lr_final_ratio: expected a number"),
+        ("train.lr_final_ratio", -0.1, "train.lr_final_ratio: expected a non-negative value"),
         ("model.width", [], "model.width: empty grid"),
         ("model.width", [16, 0], "model.width"),
         ("model.width", [16, 16], "model.width: duplicate values"),
@@ -71,6 +76,32 @@ def test_bad_configs_name_the_key(path, value, message):
     assert str(exc.value).startswith(message.split(":")[0] + ":"), str(exc.value)
     assert message in str(exc.value)
     assert isinstance(exc.value, ValueError)
+
+
+def test_lr_schedule_keys():
+    d = bad("train.lr_schedule", "cosine")
+    cfg = parse_config(d)
+    assert cfg.train["lr_schedule"] == "cosine" and cfg.train["lr_final_ratio"] == 0.01  # the default
+    d["train"]["lr_final_ratio"] = 1.5
+    with pytest.raises(ConfigError, match=r"^train\.lr_final_ratio: expected a value in \[0, 1\], got 1.5"):
+        parse_config(d)
+    d = bad("train.lr_schedule", "exponential")
+    d["train"]["lr_final_ratio"] = 0.0
+    with pytest.raises(ConfigError, match=r"^train\.lr_final_ratio: expected a positive value"):
+        parse_config(d)
+    d["train"]["lr_final_ratio"] = 0.001
+    runs = expand(parse_config(d))
+    scheds = {(r.spec["train"]["lr_schedule"], r.spec["train"]["lr_final_ratio"]) for r in runs}
+    assert scheds == {("exponential", 0.001)}
+    # A schedule is part of a run's identity; the constant one (the default) is left out of the
+    # spec, so the keys of runs stored before schedules existed do not change.
+    plain = expand(parse_config(BASE))
+    const = expand(parse_config(bad("train.lr_schedule", "constant")))
+    assert [r.key for r in const] == [r.key for r in plain]
+    assert "lr_schedule" not in plain[0].spec["train"]
+    assert not {r.key for r in runs} & {r.key for r in plain}
+    # Still one population per (n, optimizer): the schedule is shared by the whole sweep.
+    assert len(group_populations(runs)) == 4
 
 
 def test_mapped_lam_needs_weight_decay():

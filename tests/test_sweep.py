@@ -70,6 +70,26 @@ def test_diverged_runs_are_recorded(tmp_path):
     assert df.loc[1e4, "status"] == "diverged" and "diverged at step" in df.loc[1e4, "error"]
 
 
+def test_scheduled_sweep_trains_with_the_schedule(tmp_path):
+    # The [train] schedule reaches the trainer: a sweep row equals training the network directly.
+    import minnorm as mn
+    from minnorm.problems import make_problem
+
+    d = json.loads(json.dumps(TINY))
+    d["train"].update({"lr_schedule": "cosine", "lr_final_ratio": 0.0})
+    d["model"]["width"], d["seeds"] = 8, 1
+    run_sweep(parse_config(d), tmp_path, serial=True, progress=False)
+    row = load_results(tmp_path).iloc[0]
+    p = make_problem("sin", "uniform", 6)
+    net = mn.ShallowReLU(8, skip=True, seed=0)
+    res = mn.train(net, p.x, p.y, steps=200, lr=0.01, optimizer="adam", weight_decay=1e-3,
+                   lr_schedule="cosine", lr_final_ratio=0.0)
+    assert row["final_objective"] == pytest.approx(res.final_objective, rel=1e-12)
+    const = mn.ShallowReLU(8, skip=True, seed=0)
+    other = mn.train(const, p.x, p.y, steps=200, lr=0.01, optimizer="adam", weight_decay=1e-3)
+    assert abs(other.final_objective - res.final_objective) > 1e-6
+
+
 KILL_CFG = """
 name = "killme"
 seeds = 1

@@ -236,10 +236,14 @@ POP_CASES = [
          noise_temperature=[0.0, 1e-6, 0.0, 1e-5]),
     dict(optimizer="adam", lr=1e-2, weight_decay=[1e-3, 0.0, 1e-2, 1e-3], penalize_bias=True),
     dict(optimizer="gd", lr=0.05, weight_decay=1e-2, train_first_layer=False),
+    dict(optimizer="adam", lr=[1e-2, 2e-2, 5e-3, 1e-2], weight_decay=1e-3, lr_schedule="cosine", lr_final_ratio=0.01),
+    dict(optimizer="sgd", batch_size=3, lr=0.03, weight_decay=[1e-3, 0.0, 1e-2, 1e-3], seed=[1, 2, 3, 4],
+         noise_temperature=1e-6, lr_schedule="exponential", lr_final_ratio=0.05),
 ]
 
 
-@pytest.mark.parametrize("case", POP_CASES, ids=lambda c: c["optimizer"] + ("-rf" if "train_first_layer" in c else ""))
+@pytest.mark.parametrize("case", POP_CASES, ids=lambda c: c["optimizer"] + ("-rf" if "train_first_layer" in c else "")
+                         + (f"-{c['lr_schedule']}" if "lr_schedule" in c else ""))
 def test_population_equals_training_each_network_alone(case):
     rng = np.random.default_rng(3)
     x, y = rng.uniform(-1, 1, 10), rng.normal(size=10)
@@ -319,6 +323,101 @@ def test_adam_equals_torch_optim_adam_with_l2_penalty():
         ((ref(x) - y) ** 2).mean().backward()
         opt.step()
     assert _maxdiff(ours, ref) < 1e-10
+
+
+# ------------------------------------------------------------------------------ lr schedules
+def test_lr_sequence_values():
+    # constant
+    np.testing.assert_array_equal(mn.lr_sequence(0.1, 3), [0.1, 0.1, 0.1])
+    # cosine, r = 0: 0.1 * (1 + cos(pi t / 4)) / 2 at t = 0..3
+    c = mn.lr_sequence(0.1, 4, "cosine", 0.0)
+    np.testing.assert_allclose(c, [0.1, 0.1 * (2 + math.sqrt(2)) / 4, 0.05, 0.1 * (2 - math.sqrt(2)) / 4], rtol=1e-15)
+    # cosine, r = 0.01 (the default): the half-way value is (1 + r) / 2
+    c = mn.lr_sequence(2.0, 1000, "cosine")
+    assert c[0] == 2.0 and c[500] == pytest.approx(2.0 * 0.505, rel=1e-14)
+    assert c[-1] == pytest.approx(2.0 * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * 999 / 1000))), rel=1e-14)
+    assert np.all(np.diff(c) < 0) and c[-1] > 0.02
+    # exponential: lr * r^(t / steps), here 1, 0.1, 0.01, 0.001 of lr at t = 0, 10, 20, 30 of 40
+    e = mn.lr_sequence(0.5, 40, "exponential", 1e-4)
+    np.testing.assert_allclose(e[[0, 10, 20, 30]], [0.5, 0.05, 0.005, 0.0005], rtol=1e-13)
+    assert mn.lr_sequence(0.5, 0, "cosine").size == 0
+
+
+@pytest.mark.parametrize("schedule, ratio, torch_sched", [
+    ("cosine", 0.02, lambda opt, steps, r: torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=r * 0.05)),
+    ("exponential", 0.02, lambda opt, steps, r: torch.optim.lr_scheduler.ExponentialLR(opt, r ** (1 / steps))),
+])
+def test_lr_sequence_equals_torch_schedulers(schedule, ratio, torch_sched):
+    steps = 50
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.05)
+    sch = torch_sched(opt, steps, ratio)
+    seen = []
+    for _ in range(steps):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sch.step()
+    np.testing.assert_allclose(mn.lr_sequence(0.05, steps, schedule, ratio), seen, rtol=1e-12)
+
+
+def test_scheduled_gd_equals_a_manual_loop():
+    # GD with a cosine schedule == the plain torch loop with lr_t = lr * s(t / steps), written out
+    # by hand here (a, w decayed; b, c, d not), including the history's objective at the end.
+    x, y = torch.tensor(X6), torch.tensor(Y6)
+    steps, lr, wd, r = 300, 0.08, 0.01, 0.05
+    ours = mn.ShallowReLU(15, skip=True, seed=2)
+    ref, const = copy.deepcopy(ours), copy.deepcopy(ours)
+    res = mn.train(ours, X6, Y6, steps=steps, lr=lr, weight_decay=wd, lr_schedule="cosine", lr_final_ratio=r)
+    params = [ref.a, ref.w, ref.b, ref.c, ref.d]
+    for t in range(steps):
+        eta = lr * (r + (1 - r) * 0.5 * (1 + math.cos(math.pi * t / steps)))
+        obj = ((ref(x) - y) ** 2).mean() + 0.5 * wd * ((ref.a ** 2).sum() + (ref.w ** 2).sum())
+        grads = torch.autograd.grad(obj, params)
+        with torch.no_grad():
+            for p_, g_ in zip(params, grads):
+                p_ -= eta * g_
+    assert _maxdiff(ours, ref) < 1e-11
+    with torch.no_grad():
+        final = float(((ref(x) - y) ** 2).mean() + 0.5 * wd * ((ref.a ** 2).sum() + (ref.w ** 2).sum()))
+    assert res.final_objective == pytest.approx(final, rel=1e-12)
+    assert res.config["lr_schedule"] == "cosine" and res.config["lr_final_ratio"] == r
+    # ... and it differs from the constant-lr run (the schedule is really applied)
+    mn.train(const, X6, Y6, steps=steps, lr=lr, weight_decay=wd)
+    assert _maxdiff(const, ours) > 1e-4
+
+
+def test_scheduled_adam_equals_torch_adam_with_cosine_annealing():
+    x, y = torch.tensor(X6), torch.tensor(Y6)
+    ours = mn.ShallowReLU(10, skip=True, seed=4)
+    ref = copy.deepcopy(ours)
+    mn.train(ours, X6, Y6, steps=120, lr=2e-2, optimizer="adam", weight_decay=0.05, penalize_bias=True,
+             penalize_affine=True, lr_schedule="cosine", lr_final_ratio=0.0)
+    opt = torch.optim.Adam(ref.parameters(), lr=2e-2, weight_decay=0.05, foreach=False)
+    sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 120, eta_min=0.0)
+    for _ in range(120):
+        opt.zero_grad()
+        ((ref(x) - y) ** 2).mean().backward()
+        opt.step()
+        sch.step()
+    assert _maxdiff(ours, ref) < 1e-10
+
+
+def test_scheduled_noise_has_the_langevin_scale_of_the_current_lr():
+    # As test_noise_has_the_langevin_scale, over 2 steps of an exponential schedule with r = 0.25:
+    # the steps use lr and lr * 0.5, so a ~ N(0, 2 lr T (1 + 0.5)).
+    m, lr, T = 4000, 0.01, 0.5
+    model = mn.ShallowReLU(m, output_init="zeros", output_bias=False, seed=0)
+    mn.train(model, X6, np.zeros(6), steps=2, lr=lr, noise_temperature=T, train_first_layer=False, seed=3,
+             lr_schedule="exponential", lr_final_ratio=0.25)
+    assert float(model.a.detach().std()) == pytest.approx(math.sqrt(2 * lr * T * 1.5), rel=0.05)
+
+
+def test_constant_schedule_is_bit_identical_to_the_default():
+    a, b = _mixed_models(), _mixed_models()
+    mn.train_population(a, X6, Y6, steps=50, lr=0.02, optimizer="adam", weight_decay=1e-3)
+    mn.train_population(b, X6, Y6, steps=50, lr=0.02, optimizer="adam", weight_decay=1e-3,
+                        lr_schedule="constant", lr_final_ratio=1.0)
+    for ma, mb in zip(a, b):
+        assert _maxdiff(ma, mb) == 0.0
 
 
 def test_training_is_deterministic():
@@ -505,6 +604,12 @@ def _check_init_laws(m):
         (lambda: mn.train(mn.ShallowReLU(3), X6, Y6, steps=1, lr=0.1, batch_size=2), "full-batch"),
         (lambda: mn.train_population([mn.ShallowReLU(3)] * 2, X6, Y6, steps=1, lr=[0.1]), "one entry per network"),
         (lambda: mn.random_features_ridge(mn.ShallowReLU(3), X6, Y6, -1.0), "lam"),
+        (lambda: mn.train(mn.ShallowReLU(3), X6, Y6, steps=1, lr=0.1, lr_schedule="linear"), "lr_schedule"),
+        (lambda: mn.train(mn.ShallowReLU(3), X6, Y6, steps=1, lr=0.1, lr_final_ratio=0.1), "lr_final_ratio"),
+        (lambda: mn.train(mn.ShallowReLU(3), X6, Y6, steps=1, lr=0.1, lr_schedule="cosine", lr_final_ratio=1.5),
+         "lr_final_ratio"),
+        (lambda: mn.train(mn.ShallowReLU(3), X6, Y6, steps=1, lr=0.1, lr_schedule="exponential", lr_final_ratio=0),
+         "lr_final_ratio"),
     ],
 )
 def test_bad_input_raises_a_clear_value_error(make, match):
