@@ -131,11 +131,8 @@ def test_weight_decay_gd_reaches_the_skip_regression_value_at_the_mapped_lam():
     lam = mn.solver_lam(wd, n)
     assert lam == pytest.approx(0.06)
     opt = _v1_regression_qp(X6, Y6, lam)
-    try:
-        sol = mn.tv2_regression(X6, Y6, lam, variant="skip")
-        assert sol.value == pytest.approx(opt, rel=1e-5)
-    except NotImplementedError:
-        pass  # solver layer still a placeholder: the inline QP is the reference
+    sol = mn.tv2_regression(X6, Y6, lam, variant="skip")
+    assert sol.value == pytest.approx(opt, rel=1e-5)  # the solver layer agrees with the inline QP
     models = [mn.ShallowReLU(40, skip=True, seed=s) for s in range(4)]
     results = mn.train_population(models, X6, Y6, steps=4000, lr=0.05, weight_decay=wd)
     net = np.array([n * r.final_objective for r in results])
@@ -567,16 +564,11 @@ def _check_init_laws(m):
     # default output scale: 1/sqrt(m) standard, 1 mean-field
     assert float(u.a.std()) == pytest.approx(1 / math.sqrt(m), rel=0.03)
     assert float(mn.ShallowReLU(m, parametrization="mean-field").a.std()) == pytest.approx(1.0, rel=0.03)
-    try:
-        kd = mn.kink_density("uniform", A=2.0, B=3.0)
-    except NotImplementedError:
-        return
-    # int g = E[w^2] (MATH D.1)
+    kd = mn.kink_density("uniform", A=2.0, B=3.0)
+    # int g = E[w^2] (MATH D.1) for the same (A, B) parameters the network uses
     from scipy.integrate import quad
 
-    if not callable(kd):
-        return
-    g = lambda s: float(np.asarray(kd(s)))  # noqa: E731
+    g = lambda s: float(np.asarray(kd.g(s)))  # noqa: E731
     r = 3.0 / 2.0  # B / A: the density changes form there
     total = sum(quad(g, lo, hi)[0] for lo, hi in [(-np.inf, -r), (-r, r), (r, np.inf)])
     assert total == pytest.approx(4.0 / 3.0, rel=1e-4)
