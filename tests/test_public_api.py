@@ -138,3 +138,21 @@ def test_bias_solution_is_a_sparsest_v1_solution_when_gaps_are_small(seed):
     sparsest = mn.tv2_interpolant(x, y, select="sparsest")
     assert bias.knots.size == sparsest.knots.size
     assert mn.tv2_cost(bias.function, "skip") == pytest.approx(sparsest.value, rel=1e-6)
+
+
+@pytest.mark.parametrize("delta", [0.1, 0.3, 0.5])
+def test_known_regions_abs(delta):
+    """MATH C / G8: |x| prescribed on [-1,-delta] U [delta,1]: V1 = 2 with f(0) in [0, delta]
+    over the whole solution set; the B-F (V3) solution is |x| itself (one kink at 0)."""
+    side = np.linspace(delta, 1.0, 21)
+    x = np.concatenate([-side[::-1], side])
+    y = np.abs(x)
+    v1 = mn.tv2_interpolant(x, y)
+    assert v1.value == pytest.approx(2.0, abs=1e-12)
+    env = mn.tv2_envelope(x, y)
+    assert env.lower(0.0) == pytest.approx(0.0, abs=1e-12)
+    assert env.upper(0.0) == pytest.approx(delta, abs=1e-12)
+    v3 = mn.tv2_interpolant(x, y, variant="bias")
+    assert v3(0.0) == pytest.approx(0.0, abs=1e-6)
+    np.testing.assert_allclose(v3.knots, [0.0], atol=1e-6)
+    assert v3.value == pytest.approx(2.0, rel=1e-6)  # one kink at 0: 2 * omega(0)
