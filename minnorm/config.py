@@ -274,9 +274,10 @@ _TRAIN = {"optimizer", "steps", "lr", "weight_decay", "penalize_bias", "penalize
           "noise_temperature", "train_first_layer", "tol", "lr_schedule", "lr_final_ratio"}
 _METRICS = {"interval", "main"}
 _OUTPUT = {"dir", "report"}
-OPTIMIZERS = ("gd", "sgd", "adam")
-LR_SCHEDULES = ("constant", "cosine", "exponential")
-PARAMETRIZATIONS = ("standard", "mean-field")
+# One list of valid choices, owned by the training layer, so a config cannot accept what the
+# trainer rejects (``import minnorm`` loads the training layer anyway).
+from .network import PARAMETRIZATIONS  # noqa: E402
+from .training import LR_SCHEDULES, OPTIMIZERS  # noqa: E402
 
 
 def _weight_decay(path, v):
