@@ -403,16 +403,18 @@ def _solve_spd_band(ab, rhs):
     1e-10 (1e5 random points) its condition number exceeds 1/eps and Cholesky can break down
     although the matrix is SPD. Partial pivoting is backward stable there, and the returned
     certificate (system residual, duality gap) shows the accuracy actually reached.
+
+    Returns the solution and the name of the routine that produced it.
     """
     try:
-        return solveh_banded(ab, rhs, check_finite=False)
+        return solveh_banded(ab, rhs, check_finite=False), "scipy.linalg.solveh_banded"
     except LinAlgError:
         k = ab.shape[0] - 1
         full = np.zeros((2 * k + 1, ab.shape[1]))
         full[: k + 1] = ab
         for j in range(1, k + 1):  # lower bands mirror the upper ones
             full[k + j, :-j] = ab[k - j, j:]
-        return solve_banded((k, k), full, rhs, check_finite=False)
+        return solve_banded((k, k), full, rhs, check_finite=False), "scipy.linalg.solve_banded (pivoted LU)"
 
 
 def _exact_skip(data, density, lam):
@@ -426,6 +428,7 @@ def _exact_skip(data, density, lam):
     uint = np.zeros(0)
     r = np.zeros(0)
     drows = None
+    routine = "direct (n <= 3)"
     if n > 2:
         if lam == 0.0:
             ab = np.zeros((2, n - 2))
@@ -443,7 +446,7 @@ def _exact_skip(data, density, lam):
                     raise LinAlgError("1x1 system is not positive")
                 uint = Dy / ab[-1]
             else:
-                uint = _solve_spd_band(ab, Dy)
+                uint, routine = _solve_spd_band(ab, Dy)
         except LinAlgError as exc:  # SPD in exact arithmetic; failure means g or x are degenerate
             raise SolverError(f"banded solve failed: {exc}", status="singular",
                               solver="scipy.linalg.solve_banded", size={"n": n}) from exc
@@ -470,6 +473,7 @@ def _exact_skip(data, density, lam):
                        + ("" if density is None or density.law != "custom" else
                           "; T from adaptive quadrature of the custom g (rtol 1e-13)")),
         "system": "tridiagonal T u = D y" if lam == 0.0 else "pentadiagonal (T + lam D W^-1 D^T) u = D y",
+        "banded_solver": routine,
         "kkt_residual": float(np.linalg.norm(r) / max(np.linalg.norm(Dy), np.finfo(float).tiny)) if n > 2 else 0.0,
         "max_slope_jump": float(np.max(np.abs(r))) if n > 2 else 0.0,
         "natural_conditions": (float(u[0]), float(u[-1])),
@@ -738,7 +742,7 @@ def weighted_spline(x, y, *, weight=None, lam=0.0, skip=True, method="exact", so
         variant = "no-skip" + ("" if output_bias else "-no-bias")
     elif method == "exact":
         fn, value, lower, fitted, cert = _exact_skip(data, density, lam)
-        label = "closed-form banded (scipy.linalg.solveh_banded)"
+        label = f"closed-form banded ({cert['banded_solver']})"
         variant = "skip"
     else:
         fn, value, lower, fitted, cert, label, status = _galerkin_cvxpy(data, density, lam, solver,
