@@ -184,7 +184,12 @@ class PiecewiseLinear:
 
     @property
     def ppoly(self):
-        """The same function as a :class:`scipy.interpolate.PPoly` of degree 1 (extrapolating)."""
+        """The same function as a :class:`scipy.interpolate.PPoly` of degree 1 (extrapolating).
+
+        PPoly expands every piece around its left breakpoint. For a trained network whose
+        decayed units left kinks at |t| ~ 1e100, evaluating a piece far from its left end loses
+        digits; ``f(t)`` itself anchors at the nearer node and stays exact.
+        """
         t = self.nodes
         brk = np.concatenate(([t[0] - 1.0], t, [t[-1] + 1.0]))
         vals_left = np.concatenate(([self.values[0] - self.slope_left], self.values))
