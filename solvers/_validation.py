@@ -31,7 +31,7 @@ class Data:
 
 def _as_1d_float(a, name):
     try:
-        arr = np.asarray(a, dtype=np.float64)
+        arr = np.array(a, dtype=np.float64)  # a copy: solvers may work in place on Data arrays
     except (TypeError, ValueError) as exc:
         raise InputError(f"{name} must be a 1-D array of real numbers; got {type(a).__name__}") from exc
     if arr.ndim != 1:
