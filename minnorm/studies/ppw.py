@@ -47,7 +47,7 @@ every target and end below 0.05; "holds approximately" if they decrease but end 
 envelope violation is < 0.05, "holds approximately" if within 0.1, else "does not hold".
 Overall: the weaker of (a) and (b).
 
-Run times (2 cores): reduced ~28 s; full ~3 min (measured with part (a) on Adam + cosine).
+Run times (2 cores, measured): reduced 28 s; full 187 s (part (a) on Adam + cosine).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ Verdict rule
 is <= 3, else "does not hold". Whether knots occur away from data points is reported (the paper
 says they can; their absence would not contradict it).
 
-Run times (2 cores, shared machine): reduced ~7–14 s (m = 100, 6000 steps, 3 seeds);
-full ~3 min (m = 400, 4·10⁴ steps, 5 seeds).
+Run times (2 cores, measured): reduced 5 s (m = 100, 6000 steps, 3 seeds); full 48 s
+(m = 400, 4·10⁴ steps, 5 seeds).
 """
 
 from __future__ import annotations
