@@ -724,6 +724,8 @@ def _v1_data_knot_cvxpy(data, lam, solver, allow_inaccurate, variant="skip"):
     """The data-knot program of MATH B.1/B.2 (Regression) in cvxpy; returns (z, label, status)."""
     import cvxpy as cp
 
+    _cvx.check_size(data.n, "the cvxpy data-knot program")
+
     x, y, w = data.x, data.y, data.weights
     n = x.size
     h = np.diff(x)

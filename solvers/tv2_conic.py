@@ -486,6 +486,7 @@ def _socp(data, lam, variant, solver, allow_inaccurate, solver_options):
     :math:`A=\sum\|(m,M)\|_2+\omega(t_L)|a_L|+\omega(t_R)|a_R|` (signed :math:`a` split into
     two nonnegative parts).
     """
+    _cvx.check_size(data.n, f"the exact {variant!r} SOCP")
     x, y_orig, w = data.x, data.y, data.weights
     # Solve for y / c (and lam / c): both costs are positively homogeneous in f, and a unit
     # scale keeps the conic solver's absolute tolerances meaningful on badly scaled data.
@@ -854,6 +855,7 @@ def _grid_program(data, lam, variant, solver, allow_inaccurate, grid, solver_opt
     objective as the dense relu-matrix LP of MATH B.1 (which, like cvxpy's ``cumsum``, does
     not scale to n = 1e4; value parametrisations are ill conditioned, ~1/h^2).
     """
+    _cvx.check_size(data.n, "the cvxpy knot-grid program")
     x, y_orig, w = data.x, data.y, data.weights
     c_scale = _value_scale(x, y_orig, lam)  # see _socp
     y = y_orig / c_scale

@@ -156,3 +156,17 @@ def test_known_regions_abs(delta):
     assert v3(0.0) == pytest.approx(0.0, abs=1e-6)
     np.testing.assert_allclose(v3.knots, [0.0], atol=1e-6)
     assert v3.value == pytest.approx(2.0, rel=1e-6)  # one kink at 0: 2 * omega(0)
+
+
+def test_conic_size_limit_is_a_clear_error(monkeypatch):
+    """n beyond the conic solvers' reach fails at once with a message, not after an hour."""
+    import solvers._cvx
+
+    monkeypatch.setattr(solvers._cvx, "CONIC_MAX_N", 5)
+    x, y = random_data(0, n=7)
+    for call in (lambda: mn.tv2_interpolant(x, y, variant="bias"),
+                 lambda: mn.tv2_interpolant(x, y, method="cvxpy"),
+                 lambda: mn.tv2_regression(x, y, 0.1, variant="no-skip")):
+        with pytest.raises(mn.InputError, match="n = 7 data points exceeds solvers._cvx.CONIC_MAX_N = 5"):
+            call()
+    assert mn.tv2_interpolant(x, y).status == "optimal"  # the O(n) paths have no such limit
