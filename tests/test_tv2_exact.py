@@ -280,7 +280,7 @@ def _data(draw, nmin=2, nmax=12):
 
 
 data_st = st.composite(lambda draw: _data(draw))()
-PROP = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+PROP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _runs_count(y, x):
@@ -347,7 +347,7 @@ def test_property_scaling(xy, c):
         np.testing.assert_allclose(b.knots, c * a.knots, rtol=1e-9, atol=1e-9 * c * (1 + np.max(np.abs(x))))
 
 
-@settings(max_examples=30, deadline=5000)
+@settings(max_examples=30, deadline=None)
 @given(data_st, st.floats(1e-3, 10.0))
 def test_property_regression_certified(xy, lam):
     x, y = xy
