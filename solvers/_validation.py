@@ -7,7 +7,8 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["Data", "validate_data", "validate_lam", "validate_choice"]
+__all__ = ["Data", "validate_data", "validate_lam", "validate_choice", "validate_bool", "validate_int",
+           "validate_seed", "validate_positive"]
 
 
 @dataclass(frozen=True)
@@ -122,3 +123,52 @@ def validate_choice(value, name, choices):
         opts = ", ".join(repr(c) for c in choices)
         raise InputError(f"unknown {name} {value!r}; expected one of {opts}")
     return value
+
+
+def validate_bool(value, name):
+    """A real bool (Python or numpy); strings, numbers and None are errors, since ``"no"`` is truthy."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise InputError(f"{name} must be True or False; got {value!r} ({type(value).__name__})")
+
+
+def validate_int(value, name, *, min_value=None, max_value=None):
+    """An integer (Python or numpy int, or an integral float such as ``1e3``) within the bounds.
+
+    Bools and non-integral numbers are errors: ``1.5`` silently truncated to 1 is a different run.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be an integer; got the bool {value!r}")
+    if isinstance(value, (int, np.integer)):
+        val = int(value)
+    elif isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        val = int(value)
+    else:
+        raise InputError(f"{name} must be an integer; got {value!r} ({type(value).__name__})")
+    if min_value is not None and val < min_value:
+        raise InputError(f"{name} must be >= {min_value}; got {val}")
+    if max_value is not None and val > max_value:
+        raise InputError(f"{name} must be <= {max_value}; got {val}")
+    return val
+
+
+#: Seeds feed numpy's and torch's generators, which take 64-bit integers.
+SEED_MAX = 2**63 - 1
+
+
+def validate_seed(seed, name="seed", *, allow_none=True):
+    """``None`` (when allowed) or an integer in [0, 2**63 - 1]."""
+    if seed is None and allow_none:
+        return None
+    return validate_int(seed, name, min_value=0, max_value=SEED_MAX)
+
+
+def validate_positive(value, name, *, allow_zero=False):
+    """A finite real number > 0 (>= 0 with ``allow_zero``) as float; bools and strings are errors."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"{name} must be a real number; got {value!r} ({type(value).__name__})")
+    val = float(value)
+    if not np.isfinite(val) or val < 0 or (val == 0 and not allow_zero):
+        expected = ">= 0" if allow_zero else "> 0"
+        raise InputError(f"{name} must be finite and {expected}; got {value!r}")
+    return val
