@@ -1,6 +1,7 @@
 """Sweep configs (validation, expansion, keys) and the SQLite results store."""
 
 import copy
+import hashlib
 import json
 import sqlite3
 
@@ -135,18 +136,52 @@ def test_expand_counts_and_order():
         assert len({(r.spec["problem"]["n"], r.spec["train"]["optimizer"]) for r in members}) == 1
 
 
-def test_keys_are_stable_and_content_addressed():
+# The canonical JSON of BASE's first run, written out by hand from the documented defaults of
+# parse_config (sorted keys, no whitespace). Its sha256 (hashlib, not minnorm) is the run's key: if
+# either the defaults or the hashing drift, every existing store would re-run from scratch.
+FIRST_RUN_CANONICAL_JSON = (
+    '{"metrics":{"interval":null},'
+    '"model":{"antisymmetric":false,"hidden_scale":1.0,"init":"uniform","init_params":{},"init_ratio":null,'
+    '"output_bias":true,"output_init":"gaussian","output_scale":null,"parametrization":"standard","skip":true,'
+    '"width":16},'
+    '"problem":{"delta":null,"design":"uniform","domain":[-1.0,1.0],"n":8,"noise":0.0,"seed":0,"target":"sin",'
+    '"target_params":{}},'
+    '"reference":{"lam":"mapped","name":"tv2:skip","params":{}},'
+    '"seed":0,'
+    '"train":{"batch_size":null,"lr":0.01,"noise_temperature":0.0,"optimizer":"gd","penalize_affine":false,'
+    '"penalize_bias":false,"steps":10,"tol":null,"train_first_layer":true,"weight_decay":0.001,'
+    '"weight_decay_rule":"0.001"}}'
+)
+
+
+def _reversed_tables(d):
+    """The same config with every table's keys in reverse insertion order."""
+    if isinstance(d, dict):
+        return {k: _reversed_tables(d[k]) for k in reversed(list(d))}
+    return d
+
+
+def test_key_is_sha256_of_the_canonical_json_written_out():
+    first = expand(parse_config(BASE))[0]
+    assert first.key == hashlib.sha256(FIRST_RUN_CANONICAL_JSON.encode()).hexdigest()
+    assert json.loads(first.to_json()) == json.loads(FIRST_RUN_CANONICAL_JSON)
+
+
+def test_keys_are_order_insensitive_and_content_addressed():
     runs1 = expand(parse_config(BASE))
-    runs2 = expand(parse_config(copy.deepcopy(BASE)))
-    assert [r.key for r in runs1] == [r.key for r in runs2]
-    # A pinned key: the canonical JSON and the hash must not drift between versions, or every
-    # existing store would re-run from scratch.
-    first = runs1[0]
-    assert first.key == RunSpec(json.loads(first.to_json())).key
+    # TOML tables are unordered: the order in which keys were written must not change a key.
+    shuffled = _reversed_tables(copy.deepcopy(BASE))
+    assert list(shuffled) != list(BASE)
+    assert sorted(r.key for r in expand(parse_config(shuffled))) == sorted(r.key for r in runs1)
     renamed = expand(parse_config({**BASE, "name": "other"}))
     assert [r.key for r in renamed] == [r.key for r in runs1]  # the sweep's name is not part of a run
-    changed = expand(parse_config(bad("train.steps", 11)))
-    assert not {r.key for r in changed} & {r.key for r in runs1}
+    # Any value that changes a run's result changes its key.
+    for path, value in [("train.steps", 11), ("train.lr", 0.02), ("train.penalize_bias", True),
+                        ("model.skip", False), ("problem.target", "abs"), ("problem.noise", 0.1),
+                        ("reference.name", "tv2:no-skip"), ("seeds", [5, 6, 7])]:
+        changed = expand(parse_config(bad(path, value)))
+        assert len(changed) == len(runs1), path
+        assert not {r.key for r in changed} & {r.key for r in runs1}, path
     # Widening a grid keeps the keys of the old runs (a resumed, extended sweep re-uses them).
     wider = expand(parse_config(bad("model.width", [16, 32, 64, 128])))
     assert {r.key for r in runs1} < {r.key for r in wider}
