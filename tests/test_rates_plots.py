@@ -47,8 +47,12 @@ def test_fit_rate_recovers_exponent_with_seed_bootstrap():
     assert fit.ci_high - fit.ci_low < 0.05
     assert abs(fit.exponent - 0.5) < 0.02 and abs(fit.C - 3.0) < 0.3
     assert fit.n_points == 64 and fit.n_groups == 8 and fit.n_dropped == 0
+    # The point estimate is ordinary least squares on (log x, log y): numpy's polyfit, independently.
+    slope, intercept = np.polyfit(np.log(a.width.to_numpy(float)), np.log(a.linf.to_numpy()), 1)
+    assert fit.exponent == pytest.approx(-slope, rel=1e-10)
+    assert fit.C == pytest.approx(np.exp(intercept), rel=1e-10)
     s = str(fit)
-    assert "x^(-0.499)" in s and "8 seeds" in s
+    assert f"x^({slope:.3f})" in s and "8 seeds" in s
     # Deterministic given the bootstrap seed.
     again = fit_rate(a.width, a.linf, seeds=a.seed, n_boot=1000, seed=1)
     assert (again.ci_low, again.ci_high) == (fit.ci_low, fit.ci_high)
