@@ -180,8 +180,11 @@ def test_solution_export_is_json():
     sol = mn.tv2_interpolant([0, 1, 2, 3], [0, 1, 1, 0], select="sparsest")
     d = json.loads(json.dumps(sol.to_dict()))
     assert d["value"] == pytest.approx(2.0) and d["function"]["knots"] == pytest.approx([1.5])
-    spl = mn.weighted_spline([0, 1, 2], [0, 1, 0], weight=mn.kink_density("gaussian"))
-    json.dumps(spl.to_dict())
+    # MATH G6: Gaussian-init weight on x = (-1, 0, 1), y = (0, 1, 0): J* = 4 / (1 - 2/pi).
+    spl = mn.weighted_spline([-1, 0, 1], [0, 1, 0], weight=mn.kink_density("gaussian"))
+    e = json.loads(json.dumps(spl.to_dict()))
+    assert e["value"] == pytest.approx(4.0 / (1.0 - 2.0 / np.pi), rel=1e-12)
+    assert e["status"] == "optimal"
 
 
 def test_bad_input_messages_name_the_argument():
