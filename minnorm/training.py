@@ -303,7 +303,7 @@ def limit_reference(model, *, train_first_layer=True, penalize_bias=False, penal
       ``penalize_affine`` it costs :math:`\tfrac{n\lambda_{wd}}2(c^2+d^2)` against
       :math:`\mathrm{lam}\,\|h\|_H^2` for the kernel part, i.e. ``lam * m * s^2 * (c^2+d^2)``
       (standard: the term is pushed to 0 as m grows, so it is absent from the limit) or
-      ``lam * (c^2+d^2) / (m s^2)`` (mean-field: free in the limit). Then
+      ``lam * s^2 * (c^2+d^2) / m`` (mean-field: free in the limit). Then
 
       * c and d free: ``"spline:LAW"``, min :math:`\sum(f-y)^2+\mathrm{lam}\int f''^2/g`
         (MATH D.2: a free affine part leaves exactly :math:`\int f''^2/g`);
