@@ -9,6 +9,7 @@ Expected values come from outside the code under test:
 - trained frozen-layer nets are checked against the same numpy ridge solve.
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -42,7 +43,7 @@ def g_closed_form(law, t, p, s=1.0):
 def _bin_integral(fun, lo, hi, breaks):
     pts = [lo] + sorted(b for b in breaks if lo < b < hi) + [hi]
     return sum(integrate.quad(lambda u: float(fun(u)), a, b, epsabs=1e-13, epsrel=1e-11, limit=200)[0]
-               for a, b in zip(pts[:-1], pts[1:]))
+               for a, b in itertools.pairwise(pts))
 
 
 def _breaks(law, p):
@@ -84,9 +85,9 @@ def test_wide_net_kink_histogram_matches_the_kink_density(law, init_params, s):
     se = np.sqrt(np.bincount(idx, weights=w2**2, minlength=edges.size - 1)) / m
     brk = _breaks(law, params)
     closed = np.array([_bin_integral(lambda u: g_closed_form(law, u, params, s), lo, hi, brk)
-                       for lo, hi in zip(edges[:-1], edges[1:])])
+                       for lo, hi in itertools.pairwise(edges)])
     library = np.array([_bin_integral(lambda u: s * s * kd.g(u), lo, hi, brk)
-                        for lo, hi in zip(edges[:-1], edges[1:])])
+                        for lo, hi in itertools.pairwise(edges)])
     np.testing.assert_allclose(library, closed, rtol=1e-9, atol=1e-13)
     assert np.all(np.abs(mc - closed) <= 5 * se + 1e-12), np.max(np.abs(mc - closed) / (se + 1e-300))
     # int g = E[w²]: quadrature of g over R vs the sample mean of w² of the same net
