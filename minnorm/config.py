@@ -24,6 +24,7 @@ Example
     [reference]
     name = "tv2:skip"
     lam = "mapped"                  # from the weight decay via training.solver_lam; a number; or omit
+                                    # (train_first_layer = false: the init law's spline, name filled in)
 
     [model]
     width = [16, 32, 64]
@@ -68,6 +69,37 @@ POPULATION_FREE = (("model", "width"), ("train", "weight_decay"), ("train", "lr"
 
 class ConfigError(ValueError):
     """An invalid sweep configuration; the message starts with the offending key path."""
+
+
+def _frozen_layer_reference(reference, given, model, train):
+    """reference.lam = "mapped" with a frozen first layer: the limit is the init law's kernel
+    limit (MATH D.2; :func:`~minnorm.training.limit_reference`), not a TV2 problem. An omitted
+    reference.name / params is filled in; a different one is an error, since the mapped lam
+    belongs to that limit only."""
+    from solvers.errors import InputError
+
+    from .training import limit_reference
+
+    try:
+        name, params = limit_reference(model, train_first_layer=False, penalize_affine=train["penalize_affine"])
+    except InputError as exc:
+        raise ConfigError(f"model.init / model.init_params: {exc}") from None
+    if name is None:
+        raise ConfigError("reference.lam: \"mapped\" with train.train_first_layer = false and this model (skip slope "
+                          "free, no free output bias) has no solver-layer limit; set model.output_bias = true, "
+                          "model.skip = false, or give reference.lam as a number")
+    if "name" in given and given["name"] != name:
+        raise ConfigError(f"reference.name: with train.train_first_layer = false, reference.lam = \"mapped\" is the "
+                          f"constant of the init law's limit {name!r} (MATH D.2), not of {given['name']!r}; "
+                          f"set reference.name = {name!r} (or omit it), or give reference.lam as a number")
+    out = dict(reference, name=name)
+    user = dict(reference["params"] or {})
+    for k, v in user.items():
+        if k in params and not (v == params[k] or (_is_num(v) and _is_num(params[k]) and float(v) == params[k])):
+            raise ConfigError(f"reference.params.{k}: {v!r} differs from the model's {params[k]!r} "
+                              f"(the mapped limit is that of the network's own init law)")
+    out["params"] = dict(user, **params)
+    return out
 
 
 # --------------------------------------------------------------------------- type checkers
@@ -432,6 +464,8 @@ def parse_config(data: dict, *, source=None) -> SweepConfig:
     if reference["lam"] == "mapped" and all(w == 0.0 for w in train["weight_decay"]):
         raise ConfigError("reference.lam: \"mapped\" needs a positive train.weight_decay "
                           "(lam = 0 is interpolation: omit reference.lam)")
+    if reference["lam"] == "mapped" and not train["train_first_layer"]:
+        reference = _frozen_layer_reference(reference, r, model, train)
 
     mt = _table("metrics", data.get("metrics", {}))
     _reject_unknown("metrics", mt, _METRICS)

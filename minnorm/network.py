@@ -5,26 +5,29 @@ r"""Shallow univariate ReLU networks as :class:`torch.nn.Module`.
     f(x) = \kappa \sum_{i=1}^{m} a_i\,\mathrm{relu}(w_i x + b_i) \;[+\, c\,x]\;[+\, d],
     \qquad \kappa = 1 \text{ (standard)} \text{ or } 1/m \text{ (mean-field)}.
 
-The first-layer laws are exactly the parameterisations of :func:`solvers.kink_density`, so the
-kink density ``g`` of an initialised network is ``kink_density(law, **init_params)`` scaled by
-``hidden_scale**2`` (``g`` is quadratic in ``w``; MATH D.1).
+The first-layer laws are exactly the parameterisations of :func:`solvers.kink_density`, with the
+same defaults (one table, :data:`solvers.kink_density.LAW_DEFAULTS`), so the kink density ``g``
+of an initialised network is ``kink_density(law, **init_params)`` scaled by ``hidden_scale**2``
+(``g`` is quadratic in ``w``; MATH D.1); with no ``init_params`` it is ``kink_density(law)``.
 """
 
 import math
+import os
 
 import numpy as np
 import torch
 
+from solvers._validation import validate_bool, validate_positive, validate_seed
 from solvers.errors import InputError
+from solvers.kink_density import LAW_DEFAULTS, kink_density
 
 __all__ = ["ShallowReLU", "INIT_LAWS", "PARAMETRIZATIONS", "OUTPUT_INITS"]
 
-#: First-layer laws and their parameters (same names as :func:`solvers.kink_density`).
-INIT_LAWS = {
-    "uniform": {"A": 1.0, "B": 1.0},  # w ~ U[-A, A], b ~ U[-B, B]; A = B = 1 is torch's nn.Linear(1, m)
-    "gaussian": {"sigma_w": 1.0, "sigma_b": 1.0},  # w ~ N(0, sigma_w^2), b ~ N(0, sigma_b^2)
-    "pm1-uniform": {"c": 1.0},  # w = +-1 (1/2 each), b ~ U[-c, c]
-}
+#: First-layer laws and their default parameters: the solver layer's table (read-only), so the
+#: network, :func:`solvers.kink_density` and the references cannot disagree. uniform
+#: ``w~U[-A,A], b~U[-B,B]`` (A = B = 1, torch's nn.Linear(1, m)); gaussian ``w~N(0,sigma_w^2),
+#: b~N(0,sigma_b^2)`` (1, 1); pm1-uniform ``w=+-1`` (1/2 each), ``b~U[-c,c]`` (c = 2).
+INIT_LAWS = LAW_DEFAULTS
 PARAMETRIZATIONS = ("standard", "mean-field")
 OUTPUT_INITS = ("gaussian", "zeros", "uniform")
 
@@ -45,12 +48,50 @@ def _check_positive(value, name, allow_zero=False):
     return v
 
 
+#: float64 vectors of length ``width`` alive at once while a network is drawn (w, b, a and the
+#: uniform draws they come from, plus the dtype/device copies).
+_INIT_VECTORS = 6
+
+
+def _physical_memory():
+    """Bytes of RAM of this machine, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def _check_width(width):
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)):
         raise InputError(f"width must be an integer >= 1; got {width!r}")
     if width < 1:
         raise InputError(f"width must be >= 1; got {width}")
+    # refuse before allocating: torch would otherwise fail deep inside (or the OS kill the process)
+    need = _INIT_VECTORS * 8 * int(width)
+    have = _physical_memory()
+    if have is not None and need > have:
+        raise InputError(f"width={int(width)} needs about {need / 2**30:.3g} GiB to initialise "
+                         f"({_INIT_VECTORS} float64 vectors of that length), more than this machine's "
+                         f"{have / 2**30:.3g} GiB of RAM")
     return int(width)
+
+
+def _check_dtype(dtype):
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise InputError(f"dtype must be a floating torch dtype (torch.float64, torch.float32, ...); got {dtype!r}")
+    return dtype
+
+
+def _check_device(device):
+    if device is None:
+        return None
+    try:
+        dev = torch.device(device)
+        torch.empty(0, device=dev)  # unknown or unavailable devices fail here, not mid-way through init
+    except (RuntimeError, AssertionError, TypeError, ValueError) as exc:
+        raise InputError(f"device {device!r} is not available here ({type(exc).__name__}: {exc}); "
+                         "expected e.g. 'cpu'" + (" or 'cuda:0'" if torch.cuda.is_available() else "")) from exc
+    return dev
 
 
 class ShallowReLU(torch.nn.Module):
@@ -71,7 +112,9 @@ class ShallowReLU(torch.nn.Module):
         Law of :math:`(w_i, b_i)`, i.i.d. over units, with the parameters of
         :func:`solvers.kink_density`: uniform ``w~U[-A,A], b~U[-B,B]`` (A = B = 1 default, torch's
         ``nn.Linear(1, m)``); gaussian ``w~N(0,sigma_w^2), b~N(0,sigma_b^2)`` (1, 1 default);
-        pm1-uniform ``w=+-1, b~U[-c,c]`` (c = 1 default).
+        pm1-uniform ``w=+-1, b~U[-c,c]`` (c = 2 default). The defaults are
+        :data:`solvers.kink_density.LAW_DEFAULTS`, so ``kink_density(init)`` is this network's
+        kink density (times ``hidden_scale**2``).
     init_params : dict, optional
         Overrides the law's parameters (keys as above).
     output_init : {"gaussian", "zeros", "uniform"}
@@ -91,15 +134,26 @@ class ShallowReLU(torch.nn.Module):
         even. The copies train independently afterwards.
     dtype, device : torch dtype and device
         Parameters are drawn in float64 on the CPU from ``seed`` and then moved, so the same
-        seed gives the same network on every device.
+        seed gives the same network on every device. ``dtype`` must be a floating dtype;
+        ``device`` must exist here (checked before drawing).
     seed : int
-        Seed of the initialisation.
+        Seed of the initialisation, an integer in [0, 2**63 - 1].
+
+    Raises
+    ------
+    InputError
+        Any argument of the wrong type or out of range (bools must be real bools: ``"no"`` is
+        refused, not read as True), a width whose initialisation would not fit in RAM, law
+        parameters whose kink density over/underflows, an odd width with ``antisymmetric``.
 
     Attributes
     ----------
     a, w, b : torch.nn.Parameter, shape (m,)
     c, d : torch.nn.Parameter, shape () or None
         Skip slope and output bias, ``None`` when absent.
+    init_law, init_params, hidden_scale
+        The first-layer law, its parameters (defaults filled in) and the scale applied after
+        drawing: the kink density at init is ``hidden_scale**2 * kink_density(init_law, **init_params)``.
     """
 
     def __init__(
@@ -121,20 +175,29 @@ class ShallowReLU(torch.nn.Module):
     ):
         super().__init__()
         m = _check_width(width)
+        skip = validate_bool(skip, "skip")
+        output_bias = validate_bool(output_bias, "output_bias")
+        antisymmetric = validate_bool(antisymmetric, "antisymmetric")
+        seed = validate_seed(seed, "seed", allow_none=False)
+        dtype = _check_dtype(dtype)
+        device = _check_device(device)
         _check_choice(parametrization, "parametrization", PARAMETRIZATIONS)
         _check_choice(init, "init", tuple(INIT_LAWS))
         _check_choice(output_init, "output_init", OUTPUT_INITS)
         params = dict(INIT_LAWS[init])
+        if init_params is not None and not isinstance(init_params, dict):
+            raise InputError(f"init_params must be a dict or None; got {init_params!r}")
         for key, val in dict(init_params or {}).items():
             if key not in params:
                 raise InputError(
                     f"unknown init_params key {key!r} for init={init!r}; expected {sorted(params)}"
                 )
-            params[key] = _check_positive(val, f"init_params[{key!r}]")
+            params[key] = validate_positive(val, f"init_params[{key!r}]")
+        kink_density(init, **params)  # the law's g must be representable (same check as the solver layer's)
         if output_scale is None:
             output_scale = 1.0 / math.sqrt(m) if parametrization == "standard" else 1.0
-        output_scale = _check_positive(output_scale, "output_scale", allow_zero=True)
-        hidden_scale = _check_positive(hidden_scale, "hidden_scale")
+        output_scale = validate_positive(output_scale, "output_scale", allow_zero=True)
+        hidden_scale = validate_positive(hidden_scale, "hidden_scale")
         if antisymmetric and m % 2:
             raise InputError(f"antisymmetric=True needs an even width (both copies count); got width={m}")
 
@@ -145,6 +208,7 @@ class ShallowReLU(torch.nn.Module):
         self.antisymmetric = bool(antisymmetric)
         self.init_law = init
         self.init_params = params
+        self.hidden_scale = hidden_scale
         self.seed = int(seed)
 
         gen = torch.Generator().manual_seed(int(seed))

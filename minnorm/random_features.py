@@ -11,6 +11,12 @@ the skip slope c / output bias d present only if the model has them, never penal
 Relation to :func:`minnorm.train` with ``train_first_layer=False``: n times its objective is
 :math:`\sum(f-y)^2 + \tfrac{n\lambda_{wd}}2\|a\|^2`, so ``lam = n * weight_decay / 2``
 (:func:`ridge_lam`), and last-layer GD converges to this solution.
+
+As the width m grows this ridge solution tends to the init law's weighted spline (MATH D.2):
+``weighted_spline(x, y, lam=ridge_lam(wd, n) / (kappa**2 * m * s**2), weight=kink_density(law))``
+with s = ``model.hidden_scale`` and kappa the output factor, i.e. ``solver_lam(wd, n, m,
+parametrization, train_first_layer=False, hidden_scale=s)``; a model without a free affine
+part has the kernel limit with the boundary term instead (:func:`minnorm.training.limit_reference`).
 """
 
 import copy

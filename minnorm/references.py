@@ -23,7 +23,9 @@ name                        problem solved on the data (x, y)
 With ``lam`` (keyword or ``params["lam"]``) > 0 the regression version is solved instead:
 ``tv2_regression`` (objective Σ(f(x_i)-y_i)² + lam·R(f)) or the smoothing spline
 Σ(f(x_i)-y_i)² + lam·∫f''²/g. Law parameters (``A, B``; ``sigma_w, sigma_b``; ``c``)
-go in ``params``.
+go in ``params``; omitted ones take :data:`LAW_DEFAULTS`, the solver layer's single table, which
+is also what ``ShallowReLU(init=LAW)`` draws from, so ``spline:LAW`` without params is the limit
+of a network initialised with ``init=LAW`` and no ``init_params``.
 """
 
 from __future__ import annotations
@@ -35,15 +37,9 @@ import numpy as np
 
 import solvers
 from solvers import InputError, PiecewiseLinear, VARIANTS
+from solvers.kink_density import LAW_DEFAULTS
 
 __all__ = ["REFERENCES", "LAW_DEFAULTS", "Reference", "solve_reference", "NoSkipEnvelope"]
-
-#: Default parameters of each initialisation law (torch's default nn.Linear(1, m) is uniform A=B=1).
-LAW_DEFAULTS = {
-    "uniform": {"A": 1.0, "B": 1.0},
-    "gaussian": {"sigma_w": 1.0, "sigma_b": 1.0},
-    "pm1-uniform": {"c": 2.0},
-}
 
 #: Reference names and a one-line description (parametrised forms: ``krr:no-skip:LAW``).
 REFERENCES = {

@@ -69,14 +69,23 @@ def _make_problem(spec):
 
 
 def _lam(spec, problem):
-    """The regression constant of the reference: None (interpolation), a number, or mapped."""
+    """The regression constant of the reference: None (interpolation), a number, or mapped.
+
+    ``"mapped"`` is :func:`~minnorm.training.solver_lam` of the run's recipe: the TV2 constant
+    when both layers train, the weighted-spline constant of the init law (MATH D.2, with the
+    run's effective ``hidden_scale``, which ``init_ratio`` changes) when the first layer is
+    frozen; the config has then set the reference to that law's limit.
+    """
     lam = spec["reference"]["lam"]
     if lam != "mapped":
         return lam
     from .training import solver_lam
 
     m, t = spec["model"], spec["train"]
-    return float(solver_lam(t["weight_decay"], problem.n, m["width"], m["parametrization"]))
+    frozen = not t.get("train_first_layer", True)
+    return float(solver_lam(t["weight_decay"], problem.n, m["width"], m["parametrization"],
+                            train_first_layer=not frozen,
+                            hidden_scale=_model_kwargs(spec)["hidden_scale"] if frozen else 1.0))
 
 
 def _reference(spec, problem, lam):
