@@ -350,8 +350,8 @@ def test_bad_inputs():
         kink_density("cauchy")
     with pytest.raises(InputError, match="sigma_w"):
         kink_density("gaussian", sigma_w=-1.0)
-    with pytest.raises(InputError, match="c"):
-        kink_density("pm1-uniform")
+    # The default law is the network's (MATH G9: w = +-1, b ~ U[-2, 2], so g = 1/4 on [-2, 2]).
+    assert kink_density("pm1-uniform").g(np.array([0.0, 1.9, 2.1])) == pytest.approx([0.25, 0.25, 0.0])
     with pytest.raises(InputError, match="parameter"):
         kink_density("uniform", c=2.0)
     with pytest.raises(InputError, match="nu"):
