@@ -236,22 +236,15 @@ def test_cli_sweep_out_not_writable(tmp_path, capsys):
 
 
 def test_cli_bad_input_in_a_real_process(tmp_path):
-    """The same through the console entry point: exit 2, one stderr line, no traceback (processes
-    started together: each pays the import of torch)."""
-    files = _files(tmp_path)
-    bad_cfg = files / "typo.toml"
+    """Through the console entry point (one process: each pays the import of torch; the in-process
+    cases above cover the rest): exit 2, one stderr line, no traceback, nothing created."""
+    bad_cfg = tmp_path / "typo.toml"
     bad_cfg.write_text('[problem]\nn = 6\n[model]\nwidth = 4\n[train]\nsteps = 2\nlr = 0.01\n'
                        '[metrics]\nmain = "envelope_violaton"\n')
-    argvs = [
-        ["solve", str(files / "empty.csv"), "--variant", "skip"],
-        ["sweep", str(files / "folder.csv")],
-        ["sweep", str(bad_cfg), "--out", str(tmp_path / "o")],
-    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-m", "minnorm.cli", *a], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path) for a in argvs]
-    for argv, p in zip(argvs, procs):
-        out, err = p.communicate(timeout=300)
-        assert p.returncode == 2, (argv, p.returncode, err)
-        assert out == "" and err.count("\n") == 1 and "Traceback" not in err, (argv, out, err)
+    r = subprocess.run([sys.executable, "-m", "minnorm.cli", "sweep", str(bad_cfg), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stdout == "" and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, (r.stdout, r.stderr)
+    assert r.stderr.startswith("minnorm sweep: error: metrics.main: ") and "envelope_violation" in r.stderr
     assert not (tmp_path / "o").exists()  # the typo stopped the sweep before it made anything
