@@ -405,12 +405,15 @@ def read_data_file(path, key):
     if p.is_dir():
         raise ConfigError(f"{key}: {str(path)!r} is a directory; expected a CSV file with columns x, y")
     try:
-        if p.stat().st_size == 0:
-            raise ConfigError(f"{key}: data file {str(path)!r} is empty; expected columns x, y")
         with open(p, "rb") as fh:
             head = fh.read(8192)
-        if b"\0" in head:
-            raise ConfigError(f"{key}: data file {str(path)!r} is binary, not a CSV text file of x, y")
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read data file {str(path)!r}: {exc.strerror or exc}") from None
+    if not head.strip():
+        raise ConfigError(f"{key}: data file {str(path)!r} is empty; expected columns x, y")
+    if b"\0" in head:
+        raise ConfigError(f"{key}: data file {str(path)!r} is binary, not a CSV text file of x, y")
+    try:
         x, y = load_csv_data(str(p))
     except InputError as exc:
         raise ConfigError(f"{key}: {exc}") from None
