@@ -38,7 +38,12 @@ Example
     weight_decay = 1e-3             # a number, a list, or a schedule table {c, alpha, beta}
 
 Errors are :class:`ConfigError` (a :class:`ValueError`) whose message starts with the key path,
-e.g. ``train.weight_decay: expected a number or list of numbers, got 'abc'``.
+e.g. ``train.weight_decay: expected a number or list of numbers, got 'abc'``. A config that
+loads is one whose runs can start: names are checked against the library's own tables
+(``TARGETS``, ``DESIGNS``, the reference parser, ``INIT_LAWS``, the keys of
+:func:`minnorm.metrics.compare`), each problem of the grid is built once (no training), and
+cross-section limits (batch size vs n, even widths for antisymmetric init, memory for one run,
+finite weight-decay schedules) are checked before anything runs.
 """
 
 from __future__ import annotations
@@ -514,8 +519,14 @@ def _reference_params(name, params, lam):
             _num(path, v, positive=True)
         elif k == "output_bias":
             _bool(path, v)
-        elif k in _SOLVER_KEYS:
-            _str(path, v)
+        elif k == "method":
+            from solvers.tv2 import METHODS  # weighted_spline takes the same two
+
+            _str(path, v, METHODS)
+        elif k == "solver":
+            import cvxpy
+
+            _str(path, v, tuple(cvxpy.installed_solvers()))
     if "lam" in params:
         p_lam = _num("reference.params.lam", params["lam"], nonneg=True)
         if lam is not None and lam != p_lam:

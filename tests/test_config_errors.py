@@ -66,6 +66,10 @@ CASES = [
     ("sparsest of a unique variant", {"reference__name": "tv2:bias:sparsest"}, "reference.name", "sparsest"),
     ("reference param of another law", {"reference__params": {"sigma_w": 2.0}}, "reference.params.sigma_w",
      "unknown key"),
+    ("unknown solver method", {"reference__params": {"method": "newton"}}, "reference.params.method",
+     "expected one of 'exact', 'cvxpy'"),
+    ("solver not installed", {"reference__params": {"method": "cvxpy", "solver": "MOSEK9"}},
+     "reference.params.solver", "expected one of"),
     ("reference lam given twice", {"reference__lam": 0.1, "reference__params": {"lam": 0.2}},
      "reference.params.lam", "contradicts reference.lam"),
     ("unknown init law", {"model__init": "normal"}, "model.init", "expected one of 'uniform', 'gaussian'"),
@@ -150,6 +154,9 @@ def test_the_base_and_every_library_name_are_accepted(tmp_path):
         parse_config(with_values(problem__design=design, **extra))
     for name in REFERENCES:
         parse_config(with_values(reference__name=name))
+    parse_config(with_values(reference__params={"method": "cvxpy", "solver": "CLARABEL"}))
+    parse_config(with_values(reference__name="krr:no-skip:gaussian",
+                             reference__params={"sigma_b": 2.0, "output_bias": False}))
     for law, params in INIT_LAWS.items():
         parse_config(with_values(model__init=law, model__init_params=dict(params)))
     for out in OUTPUT_INITS:
