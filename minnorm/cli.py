@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -75,6 +76,34 @@ examples:
 
 class UsageError(Exception):
     """Bad usage detected after argument parsing (exit code 2)."""
+
+
+def _writable_dir(path, what):
+    """Check, before any work, that directory ``path`` exists or can be made, and can be written."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"{what}: {str(path)!r} exists and is not a directory")
+    probe = p
+    while not probe.exists():  # the nearest existing ancestor is where mkdir would write
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"{what}: cannot create {str(path)!r}: {str(probe)!r} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"{what}: {str(probe)!r} is not writable")
+    return p
+
+
+def _writable_file(path, what):
+    """Check, before any work, that file ``path`` can be written (its folder exists, it is no directory)."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{what}: {str(path)!r} is a directory; expected a file name")
+    parent = p.parent
+    if not parent.is_dir():
+        raise UsageError(f"{what}: folder {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UsageError(f"{what}: {str(path)!r} is not writable")
+    return p
 
 
 def build_parser():
@@ -169,6 +198,8 @@ def _cmd_sweep(args):
         raise UsageError(f"--workers: expected a positive integer, got {args.workers}")
     if args.serial and args.scheduler:
         raise UsageError("--serial and --scheduler are mutually exclusive")
+    _writable_dir(args.out if args.out is not None else cfg.output_dir(),
+                  "--out" if args.out is not None else "output.dir")
     summary = run_sweep(cfg, args.out, workers=args.workers, scheduler=args.scheduler, serial=args.serial,
                         progress=not args.no_progress, report=False if args.no_report else None)
     print(summary)
@@ -191,7 +222,12 @@ def _law_params(items):
 
 
 def solve_data(x, y, variant, *, lam=None, select=None, law="uniform", law_params=None):
-    """The exact solution ``minnorm solve`` prints (a :class:`solvers.Solution`)."""
+    """The exact solution ``minnorm solve`` prints (a :class:`solvers.Solution`).
+
+    Interpolation (``lam`` None or 0): ``min R(f) s.t. f(x_i) = y_i``; regression:
+    ``min sum_i (f(x_i) - y_i)^2 + lam R(f)``, whose ``value`` is that objective evaluated at
+    the returned function (also with ``select``); ``spline``: ``min int f''^2/g`` (plus the loss).
+    """
     import solvers
 
     if lam is not None and lam < 0:
@@ -204,23 +240,27 @@ def solve_data(x, y, variant, *, lam=None, select=None, law="uniform", law_param
         return solvers.weighted_spline(x, y, weight=weight, lam=0.0 if lam is None else lam, skip=True)
     if law_params:
         raise UsageError("--law-param applies to --variant spline only")
+    if select is not None and variant not in ("skip", "no-skip"):
+        raise UsageError(f"--select applies to --variant skip or no-skip, whose minimiser is not unique; "
+                         f"the {variant} solution is unique")
+    kw = {} if select is None else {"select": select}
     if lam is None:
-        kw = {} if select is None else {"select": select}
         return solvers.tv2_interpolant(x, y, variant=variant, **kw)
-    sol = solvers.tv2_regression(x, y, lam, variant=variant)
-    if select is not None:
-        # The regression's solution set is the min-norm interpolants of its unique fitted values.
-        fitted = sol.fitted if sol.fitted is not None else sol(sol.x)
-        sol = solvers.tv2_interpolant(sol.x, fitted, variant=variant, select=select)
-    return sol
+    # The regression's solver selects among its minimisers itself, so value and certificate stay
+    # those of the regression objective, recomputed from the function it returns.
+    return solvers.tv2_regression(x, y, lam, variant=variant, **kw)
 
 
 def _cmd_solve(args):
     import numpy as np
 
-    from .problems import load_csv_data
+    from .config import read_data_file
 
-    x, y = load_csv_data(args.data)
+    # Every check that can fail comes before the first line is printed.
+    for flag in ("json", "csv"):
+        if getattr(args, flag):
+            _writable_file(getattr(args, flag), f"--{flag}")
+    x, y = read_data_file(args.data, "DATA.csv")
     sol = solve_data(x, y, args.variant, lam=args.lam, select=args.select, law=args.law,
                      law_params=_law_params(args.law_param))
     lines = [

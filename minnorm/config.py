@@ -39,19 +39,33 @@ Example
     weight_decay = 1e-3             # a number, a list, or a schedule table {c, alpha, beta}
 
 Errors are :class:`ConfigError` (a :class:`ValueError`) whose message starts with the key path,
-e.g. ``train.weight_decay: expected a number or list of numbers, got 'abc'``.
+e.g. ``train.weight_decay: expected a number or list of numbers, got 'abc'``. A config that
+loads is one whose runs can start: names are checked against the library's own tables
+(``TARGETS``, ``DESIGNS``, the reference parser, ``INIT_LAWS``, the keys of
+:func:`minnorm.metrics.compare`), each problem of the grid is built once (no training), and
+cross-section limits (batch size vs n, even widths for antisymmetric init, memory for one run,
+finite weight-decay schedules) are checked before anything runs.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
+import functools
 import hashlib
+import inspect
 import itertools
 import json
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+
+from solvers.errors import InputError
+from solvers._validation import validate_bool, validate_choice, validate_int, validate_positive, validate_seed
 
 __all__ = [
     "ConfigError",
@@ -103,6 +117,8 @@ def _frozen_layer_reference(reference, given, model, train):
 
 
 # --------------------------------------------------------------------------- type checkers
+# The checks themselves live in solvers._validation (one implementation for every layer); these
+# wrappers only put the key path first and say what is expected in TOML's words (true, not True).
 def _tname(v):
     return repr(v) if isinstance(v, str) else f"{v!r} ({type(v).__name__})"
 
@@ -112,20 +128,31 @@ def _is_num(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+#: Largest value of a signed 64-bit integer: what numpy and torch can index and seed with.
+INT64_MAX = int(np.iinfo(np.int64).max)
+
+
 def _num(path, v, *, positive=False, nonneg=False, integer=False):
     if integer:
-        ok = isinstance(v, int) and not isinstance(v, bool)
-        what = "an integer"
-    else:
-        ok = _is_num(v)
-        what = "a number"
-    if not ok:
-        raise ConfigError(f"{path}: expected {what}, got {_tname(v)}")
-    if positive and not v > 0:
-        raise ConfigError(f"{path}: expected a positive value, got {v!r}")
-    if nonneg and not v >= 0:
-        raise ConfigError(f"{path}: expected a non-negative value, got {v!r}")
-    return int(v) if integer else float(v)
+        try:
+            val = validate_int(v, path, min_value=1 if positive else 0 if nonneg else None, max_value=INT64_MAX)
+        except InputError:
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not float(v).is_integer():
+                raise ConfigError(f"{path}: expected an integer, got {_tname(v)}") from None
+            if v > INT64_MAX:
+                raise ConfigError(f"{path}: expected an integer of at most 2**63 - 1 (int64), got {v!r}") from None
+            what = "a positive" if positive else "a non-negative"
+            raise ConfigError(f"{path}: expected {what} value, got {v!r}") from None
+        return val
+    if not _is_num(v):  # the type message; the range check below is validate_positive's
+        raise ConfigError(f"{path}: expected a number, got {_tname(v)}")
+    if positive or nonneg:
+        try:
+            return validate_positive(v, path, allow_zero=not positive)
+        except InputError:
+            what = "a positive" if positive else "a non-negative"
+            raise ConfigError(f"{path}: expected {what} value, got {v!r}") from None
+    return float(v)
 
 
 def _num_list(path, v, **kw):
@@ -137,31 +164,41 @@ def _num_list(path, v, **kw):
         raise ConfigError(f"{path}: empty grid (expected {what})")
     out = []
     for i, item in enumerate(items):
-        typed = (isinstance(item, int) and not isinstance(item, bool)) if integer else _is_num(item)
-        if not typed:
-            where = f" at index {i}" if isinstance(v, list) else ""
-            raise ConfigError(f"{path}: expected {what}, got {_tname(item)}{where}")
+        where = f" at index {i}" if isinstance(v, list) else ""
         try:
             out.append(_num(path, item, **kw))
         except ConfigError as exc:
-            raise ConfigError(f"{exc}{f' at index {i}' if isinstance(v, list) else ''}") from None
+            msg = str(exc)
+            if msg.startswith(f"{path}: expected an integer, got") or msg.startswith(f"{path}: expected a number, got"):
+                msg = f"{path}: expected {what}, got {_tname(item)}"
+            raise ConfigError(msg + where) from None
     if len(set(out)) != len(out):
         raise ConfigError(f"{path}: duplicate values in grid {v!r}")
     return out
 
 
 def _bool(path, v):
-    if not isinstance(v, bool):
-        raise ConfigError(f"{path}: expected true or false, got {_tname(v)}")
-    return v
+    try:
+        return validate_bool(v, path)
+    except InputError:
+        raise ConfigError(f"{path}: expected true or false, got {_tname(v)}") from None
 
 
 def _str(path, v, choices=None):
     if not isinstance(v, str):
         raise ConfigError(f"{path}: expected a string, got {_tname(v)}")
-    if choices is not None and v not in choices:
-        raise ConfigError(f"{path}: expected one of {', '.join(map(repr, choices))}, got {v!r}")
+    if choices is not None:
+        try:
+            validate_choice(v, path, tuple(choices))
+        except InputError:
+            raise ConfigError(f"{path}: expected one of {', '.join(map(repr, choices))}, got {v!r}"
+                              f"{_did_you_mean(v, choices)}") from None
     return v
+
+
+def _did_you_mean(v, choices):
+    close = difflib.get_close_matches(v, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _str_list(path, v, choices=None):
@@ -356,6 +393,272 @@ def _lr_schedule(t):
     return {"lr_schedule": schedule, "lr_final_ratio": r}
 
 
+def _plain_name(v):
+    """``name`` becomes a directory under ``runs/`` and a label: a plain file name, nothing that
+    could climb out of the output directory (``..``) or into another one (``a/b``)."""
+    name = _str("name", v)
+    bad = (not name or name in (".", "..") or any(c in name for c in "/\\") or name != name.strip()
+           or any(ord(c) < 32 for c in name))
+    if bad:
+        raise ConfigError(f"name: expected a plain file name (no path separators, not '.' or '..', "
+                          f"no control characters or surrounding spaces), got {name!r}")
+    return name
+
+
+def _seed(path, s):
+    try:
+        return validate_seed(s, path, allow_none=False)
+    except InputError:
+        raise ConfigError(f"{path}: expected a seed, an integer in [0, 2**63 - 1], got {_tname(s)}") from None
+
+
+def _seeds(v):
+    if isinstance(v, list):
+        if not v:
+            raise ConfigError("seeds: empty grid (expected a count or a list of seeds)")
+        out = [_seed(f"seeds[{i}]", s) for i, s in enumerate(v)]
+        if len(set(out)) != len(out):
+            raise ConfigError(f"seeds: duplicate values in grid {v!r}")
+        return out
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ConfigError(f"seeds: expected a count >= 1 or a list of seeds, got {_tname(v)}")
+    if v > 10**6:
+        raise ConfigError(f"seeds: a count of {v} seeds is more runs than a sweep can hold; expected at most 10**6")
+    return list(range(v))
+
+
+def read_data_file(path, key):
+    """``(x, y)`` of a CSV data file, read as :func:`minnorm.problems.load_csv_data` reads it.
+
+    Every way the file can be unusable (missing, a directory, empty, binary, ragged rows, not
+    numbers) is a :class:`ConfigError` whose message starts with ``key`` and names the path.
+    """
+    from .problems import load_csv_data
+
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{key}: data file {str(path)!r} does not exist (relative paths are read from the "
+                          f"working directory {os.getcwd()})")
+    if p.is_dir():
+        raise ConfigError(f"{key}: {str(path)!r} is a directory; expected a CSV file with columns x, y")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(8192)
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read data file {str(path)!r}: {exc.strerror or exc}") from None
+    if not head.strip():
+        raise ConfigError(f"{key}: data file {str(path)!r} is empty; expected columns x, y")
+    if b"\0" in head:
+        raise ConfigError(f"{key}: data file {str(path)!r} is binary, not a CSV text file of x, y")
+    try:
+        x, y = load_csv_data(str(p))
+    except InputError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    except (OSError, ValueError) as exc:  # pandas' ParserError / EmptyDataError and UnicodeDecodeError are ValueErrors
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{key}: data file {str(path)!r} is not a CSV of two numeric columns x, y ({detail})") from None
+    if x.size < 2:
+        raise ConfigError(f"{key}: data file {str(path)!r} has {x.size} data row(s); expected at least 2")
+    return x, y
+
+
+def _target_param_keys(target):
+    """The ``target_params`` a target factory takes, read off its signature (``domain`` is the
+    problem's own ``domain``, not a target parameter)."""
+    from .problems import TARGETS
+
+    sig = inspect.signature(TARGETS[target])
+    return [k for k, prm in sig.parameters.items()
+            if k not in ("rng", "domain") and prm.kind in (prm.POSITIONAL_OR_KEYWORD, prm.KEYWORD_ONLY)]
+
+
+def _problem_key(message):
+    """The [problem] key a make_problem error is about (its messages name the argument)."""
+    for word, key in (("target_params", "target_params"), ("delta", "delta"), ("target data file", "target"),
+                      ("design", "design"), ("noise", "noise"), ("domain", "domain"), ("seed", "seed"),
+                      ("target", "target"), ("n must", "n")):
+        if word in message:
+            return f"problem.{key}"
+    return "problem"
+
+
+def _check_problem(problem):
+    """Everything make_problem would reject, rejected now with the key; returns the data sizes n.
+
+    The allowed names come from the problem layer's own tables (TARGETS, DESIGNS, the target
+    factories' signatures), and each problem of the grid is built once (cheap: no training) so
+    that a config that loads is a config whose problems exist.
+    """
+    from .problems import DESIGNS, TARGETS, make_problem
+
+    target, design, params = problem["target"], problem["design"], problem["target_params"]
+    is_file = target.startswith("file:")
+    if is_file:
+        x, _ = read_data_file(target[len("file:"):], "problem.target")
+        if params:
+            raise ConfigError(f"problem.target_params: a data file target takes no parameters, got {sorted(params)}")
+        if problem["delta"] is not None:
+            raise ConfigError("problem.delta: applies only to design = \"known-regions\", not to a data file target")
+    else:
+        if target not in TARGETS:
+            raise ConfigError(f"problem.target: expected one of {', '.join(map(repr, TARGETS))} or 'file:PATH', "
+                              f"got {target!r}{_did_you_mean(target, TARGETS)}")
+        allowed = _target_param_keys(target)
+        for k in params:
+            if k not in allowed:
+                takes = f"takes {', '.join(allowed)}" if allowed else "takes no parameters"
+                raise ConfigError(f"problem.target_params.{k}: unknown key (target {target!r} {takes})")
+    _str("problem.design", design, tuple(DESIGNS))
+    if not is_file:
+        if design == "known-regions" and problem["delta"] is None:
+            raise ConfigError("problem.delta: required for design = \"known-regions\" (the half-width of the "
+                              "unsampled gap, 0 < delta < (hi - lo)/2)")
+        if design != "known-regions" and problem["delta"] is not None:
+            raise ConfigError(f"problem.delta: applies only to design = \"known-regions\", got design = {design!r}")
+    for n in ([None] if is_file else problem["n"]):
+        _check_memory("problem.n", n=n or x.size, width=0)
+        try:
+            p = make_problem(target, design, n or 2, noise=problem["noise"], seed=problem["seed"],
+                             domain=tuple(problem["domain"]), delta=problem["delta"], target_params=params or None)
+        except ConfigError:
+            raise
+        except (InputError, ValueError, TypeError, OverflowError) as exc:
+            raise ConfigError(f"{_problem_key(str(exc))}: {exc}" + ("" if n is None else f" (at n = {n})")) from None
+        if not np.all(np.isfinite(p.y)):
+            raise ConfigError(f"problem.target: target {target!r} is not finite at every sample point (n = {n})")
+    return [int(x.size)] if is_file else list(problem["n"])
+
+
+def _reference_params(name, params, lam):
+    """``reference.name`` parsed by the reference layer itself; ``reference.params`` checked against
+    the keys that reference takes (solver options, lam, and the law's parameters)."""
+    from .references import _SOLVER_KEYS, LAW_DEFAULTS, _parse
+
+    try:
+        kind, what, _ = _parse(name)
+    except InputError as exc:
+        raise ConfigError(f"reference.name: {exc}") from None
+    allowed = set(_SOLVER_KEYS) | {"lam"}
+    law_keys = set(LAW_DEFAULTS[what]) if what in LAW_DEFAULTS else set()
+    allowed |= law_keys
+    if kind == "krr":
+        allowed.add("output_bias")
+    for k, v in params.items():
+        path = f"reference.params.{k}"
+        if k not in allowed:
+            raise ConfigError(f"{path}: unknown key (reference {name!r} takes {', '.join(sorted(allowed))})")
+        if k in law_keys:
+            _num(path, v, positive=True)
+        elif k == "output_bias":
+            _bool(path, v)
+        elif k == "method":
+            from solvers.tv2 import METHODS  # weighted_spline takes the same two
+
+            _str(path, v, METHODS)
+        elif k == "solver":
+            import cvxpy
+
+            _str(path, v, tuple(cvxpy.installed_solvers()))
+    if "lam" in params:
+        p_lam = _num("reference.params.lam", params["lam"], nonneg=True)
+        if lam is not None and lam != p_lam:
+            raise ConfigError(f"reference.params.lam: {p_lam!r} contradicts reference.lam = {lam!r}; give lam once")
+
+
+def _init_law(model):
+    """``model.init``, ``init_params``, ``output_init`` against the network's own tables."""
+    from .network import INIT_LAWS, OUTPUT_INITS  # a torch module (import minnorm loads it anyway)
+
+    _str("model.init", model["init"], tuple(INIT_LAWS))
+    _str("model.output_init", model["output_init"], OUTPUT_INITS)
+    allowed = INIT_LAWS[model["init"]]
+    for k, v in model["init_params"].items():
+        if k not in allowed:
+            raise ConfigError(f"model.init_params.{k}: unknown key (init {model['init']!r} takes "
+                              f"{', '.join(sorted(allowed))})")
+        _num(f"model.init_params.{k}", v, positive=True)
+
+
+def _memory_limit():
+    """This machine's physical memory in bytes (None if the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        return None
+
+
+def network_bytes(width, n):
+    """A lower estimate of the memory one run needs, in bytes (float64).
+
+    Data and the first layer's input (4n), the parameters a, w, b with their gradients and two
+    optimizer moments (12 m), and the hidden activations and their gradients of one full-batch
+    step (3 n m): ``8 * (4 n + 12 m + 3 n m)``.
+    """
+    return 8 * (4 * n + 12 * width + 3 * n * width)
+
+
+def _gb(b):
+    return f"{b / 1e9:.3g} GB"
+
+
+def _check_memory(key, *, n, width):
+    need, have = network_bytes(width, n), _memory_limit()
+    if have is not None and need > have:
+        size = f"width = {width} at n = {n}" if width else f"n = {n}"
+        raise ConfigError(f"{key}: {size} needs at least {_gb(need)} of memory for one run; this machine has "
+                          f"{_gb(have)}")
+
+
+def metric_names():
+    """The metrics a run records (the keys of :func:`minnorm.metrics.compare`), sorted."""
+    return _metric_names()
+
+
+@functools.lru_cache(maxsize=1)
+def _metric_names():
+    # Read off compare() itself on a three-point problem (it returns every key, NaN where not
+    # applicable), so the list cannot drift from what the sweep stores.
+    from .metrics import compare
+    from .problems import make_problem
+    from .references import solve_reference
+
+    p = make_problem("abs", "uniform", 3)
+    ref = solve_reference("tv2:skip", p.x, p.y)
+    return tuple(sorted(compare(ref.function, ref, p)))
+
+
+def _check_runs(problem, model, train, data_sizes):
+    """Cross-section checks: what one (n, width) of the grid would make the trainer reject."""
+    n_min, n_max = min(data_sizes), max(data_sizes)
+    if model["antisymmetric"]:
+        odd = [m for m in model["width"] if m % 2]
+        if odd:
+            raise ConfigError(f"model.antisymmetric: needs even widths (both copies count), got width {odd[0]}")
+    for m in model["width"]:
+        _check_memory("model.width", n=n_max, width=m)
+    bs = train["batch_size"]
+    if bs is not None:
+        if bs > n_min:
+            raise ConfigError(f"train.batch_size: {bs} is more than the n = {n_min} data points of a run "
+                              f"(expected 1 <= batch_size <= n)")
+        if "gd" in train["optimizer"] and bs < n_max:
+            raise ConfigError(f"train.batch_size: optimizer \"gd\" is full-batch, but batch_size = {bs} < n = {n_max} "
+                              "(use optimizer = \"sgd\" or \"adam\", or drop batch_size)")
+    for i, wd in enumerate(train["weight_decay"]):
+        if not isinstance(wd, WeightDecaySchedule):
+            continue
+        path = "train.weight_decay" if len(train["weight_decay"]) == 1 else f"train.weight_decay[{i}]"
+        for n in data_sizes:
+            for m in model["width"]:
+                try:
+                    value = wd(n, m)
+                except OverflowError:
+                    value = math.inf
+                if not math.isfinite(value):
+                    raise ConfigError(f"{path}: the schedule {wd.label} overflows float64 at n = {n}, width = {m}; "
+                                      "expected a finite weight decay (smaller alpha, beta or c)")
+
+
 def parse_config(data: dict, *, source=None) -> SweepConfig:
     """Validate a parsed TOML document into a :class:`SweepConfig`.
 
@@ -369,27 +672,21 @@ def parse_config(data: dict, *, source=None) -> SweepConfig:
     Raises
     ------
     ConfigError
-        On unknown keys, wrong types, empty grids or missing required keys; the message
-        starts with the key path.
+        On unknown keys, wrong types, empty grids or missing required keys, and on every value
+        a run would reject later (unknown target, design, reference, init law or metric; a
+        missing data file; ``batch_size`` beyond n; an odd width with antisymmetric init; a
+        network that would not fit in memory; a weight-decay schedule that overflows): the
+        message starts with the key path and says what is expected.
     """
     _table("<config>", data)
     _reject_unknown("", data, _TOP)
     for sec in ("problem", "model", "train"):
         if sec not in data:
             raise ConfigError(f"{sec}: required section missing")
-    name = _str("name", data.get("name", Path(source).stem if source else "sweep"))
-    if not name or any(c in name for c in "/\\"):
-        raise ConfigError(f"name: expected a non-empty name without path separators, got {name!r}")
+    name = _plain_name(data.get("name", Path(source).stem if source else "sweep"))
     description = _str("description", data.get("description", ""))
 
-    seeds_raw = data.get("seeds", 1)
-    if isinstance(seeds_raw, list):
-        seeds = _num_list("seeds", seeds_raw, integer=True)
-    else:
-        count = _num("seeds", seeds_raw, integer=True)
-        if count < 1:
-            raise ConfigError(f"seeds: expected a count >= 1 or a list of seeds, got {count}")
-        seeds = list(range(count))
+    seeds = _seeds(data.get("seeds", 1))
 
     p = _table("problem", data["problem"])
     _reject_unknown("problem", p, _PROBLEM)
@@ -399,12 +696,20 @@ def parse_config(data: dict, *, source=None) -> SweepConfig:
         "design": _str("problem.design", p.get("design", "uniform")),
         "n": _num_list("problem.n", p.get("n", 10), integer=True, positive=True),
         "noise": _num("problem.noise", p.get("noise", 0.0), nonneg=True),
-        "seed": _num("problem.seed", p.get("seed", 0), integer=True),
+        "seed": _seed("problem.seed", p.get("seed", 0)),
         "domain": _interval("problem.domain", p.get("domain", [-1.0, 1.0])),
         "delta": None if p.get("delta") is None else _num("problem.delta", p["delta"], nonneg=True),
     }
     if min(problem["n"]) < 2:
         raise ConfigError(f"problem.n: expected at least 2 data points, got {problem['n']!r}")
+    data_sizes = _check_problem(problem)
+    if problem["target"].startswith("file:"):
+        # The data file fixes n; a different n in the config would be a label that lies (and would
+        # evaluate weight-decay schedules at the wrong n).
+        if "n" in p and problem["n"] != data_sizes:
+            raise ConfigError(f"problem.n: the data file has {data_sizes[0]} points, got n = {p['n']!r} "
+                              "(omit n for a file target)")
+        problem["n"] = data_sizes
 
     r = _table("reference", data.get("reference", {}))
     _reject_unknown("reference", r, _REFERENCE)
@@ -419,6 +724,7 @@ def parse_config(data: dict, *, source=None) -> SweepConfig:
         "lam": lam,
         "params": _jsonable_params("reference.params", r.get("params", {})),
     }
+    _reference_params(reference["name"], reference["params"], None if lam == "mapped" else lam)
 
     m = _table("model", data["model"])
     _reject_unknown("model", m, _MODEL)
@@ -441,6 +747,7 @@ def parse_config(data: dict, *, source=None) -> SweepConfig:
     }
     if model["init_ratio"] is not None and model["output_scale"] is not None:
         raise ConfigError("model.init_ratio: give either init_ratio or output_scale, not both")
+    _init_law(model)
 
     t = _table("train", data["train"])
     _reject_unknown("train", t, _TRAIN)
@@ -461,6 +768,7 @@ def parse_config(data: dict, *, source=None) -> SweepConfig:
         "tol": None if t.get("tol") is None else _num("train.tol", t["tol"], nonneg=True),
     }
     train.update(_lr_schedule(t))
+    _check_runs(problem, model, train, data_sizes)
     if reference["lam"] == "mapped" and all(w == 0.0 for w in train["weight_decay"]):
         raise ConfigError("reference.lam: \"mapped\" needs a positive train.weight_decay "
                           "(lam = 0 is interpolation: omit reference.lam)")
@@ -471,7 +779,7 @@ def parse_config(data: dict, *, source=None) -> SweepConfig:
     _reject_unknown("metrics", mt, _METRICS)
     metrics = {
         "interval": None if mt.get("interval") is None else _interval("metrics.interval", mt["interval"]),
-        "main": _str("metrics.main", mt.get("main", "linf")),
+        "main": _str("metrics.main", mt.get("main", "linf"), metric_names()),
     }
 
     o = _table("output", data.get("output", {}))
@@ -490,9 +798,12 @@ def load_config(path) -> SweepConfig:
     Raises
     ------
     ConfigError
-        If the file is missing, is not valid TOML, or fails validation.
+        If the file is missing, a directory, unreadable, not UTF-8 text, not valid TOML, or
+        fails validation.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory; expected a TOML config file")
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -500,6 +811,10 @@ def load_config(path) -> SweepConfig:
         raise ConfigError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (TOML is UTF-8 text); is it the right file?") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return parse_config(data, source=path)
 
 

@@ -69,12 +69,30 @@ def test_bad_config_exits_2_naming_the_key(tmp_path, capsys):
     assert "no results.sqlite" in capsys.readouterr().err
 
 
-def _closed_form_V(x, y):
-    s = np.diff(y) / np.diff(x)
-    return float(np.sum(np.abs(np.diff(s))))
+def _pl_eval(fn, t):
+    """f(t) = s_L t + C + sum_k J_k (t - t_k)_+ from a solution's JSON (the stored representation)."""
+    t = np.asarray(t, dtype=float)
+    k, J = np.asarray(fn["knots"], dtype=float), np.asarray(fn["jumps"], dtype=float)
+    return fn["slope_left"] * t + fn["intercept"] + np.maximum(t[:, None] - k[None, :], 0.0) @ J
 
 
-def test_solve_prints_the_closed_form_value(tmp_path, capsys):
+def _grid_lp_min_tv(x, y, grid):
+    """Independent oracle: min sum|J| s.t. c x_i + d + sum_k J_k (x_i - t_k)_+ = y_i, an LP (HiGHS) over
+    knots on ``grid`` (MATH B.1's grid LP; exact when the grid holds the data)."""
+    from scipy.optimize import linprog
+
+    A = np.maximum(x[:, None] - grid[None, :], 0.0)
+    K, n = grid.size, x.size
+    # Variables [J+ (K), J- (K), c, d], J = J+ - J-.
+    A_eq = np.hstack([A, -A, x[:, None], np.ones((n, 1))])
+    cost = np.concatenate([np.ones(2 * K), [0.0, 0.0]])
+    bounds = [(0, None)] * (2 * K) + [(None, None)] * 2
+    res = linprog(cost, A_eq=A_eq, b_eq=y, bounds=bounds, method="highs")
+    assert res.status == 0
+    return res.fun
+
+
+def test_solve_prints_the_grid_lp_value(tmp_path, capsys):
     rng = np.random.default_rng(3)
     x = np.sort(rng.uniform(-2, 2, 9))
     y = rng.standard_normal(9)
@@ -83,12 +101,69 @@ def test_solve_prints_the_closed_form_value(tmp_path, capsys):
     assert main(["solve", str(csv), "--variant", "skip", "--json", str(tmp_path / "s.json")]) == 0
     out = capsys.readouterr().out
     value = float(re.search(r"value:\s+(\S+)", out).group(1))
-    V = _closed_form_V(x, y)
-    assert value == pytest.approx(V, rel=1e-10)  # MATH B.1: min int|f''| = sum |s_i - s_{i-1}|
+    grid = np.union1d(x, np.linspace(-4, 4, 401))
+    lp = _grid_lp_min_tv(x, y, grid)
+    assert value == pytest.approx(lp, rel=1e-8)
     assert "status:       optimal" in out
     sol = json.loads((tmp_path / "s.json").read_text())
-    assert sol["value"] == pytest.approx(V, rel=1e-10) and sol["gap"] <= 1e-9 * V
-    assert len(sol["function"]["knots"]) == 7  # linear interpolant: kinks at interior data points
+    fn = sol["function"]
+    np.testing.assert_allclose(_pl_eval(fn, x), y, atol=1e-10)  # it interpolates
+    assert np.sum(np.abs(fn["jumps"])) == pytest.approx(lp, rel=1e-8)  # and its TV is the LP's minimum
+    assert sol["gap"] <= 1e-9 * lp
+
+
+def _regression_oracle(x, y, lam, variant):
+    """Independent optimum of min sum (f(x_i)-y_i)^2 + lam R(f), solved by cvxpy with ECOS (the library's
+    conic paths use Clarabel), from the definitions of MATH A.2 on a knot grid: f = d + s_L x +
+    sum_k J_k (x - t_k)_+, R = sum|J| (skip) or max(sum|J|, |2 s_L + sum J|) (no-skip, f'(-inf) + f'(inf)).
+    The grid holds the data, the hull ends and points between and beyond them (knots at the data
+    suffice, MATH B.1/B.2; the extra ones can only lower the oracle)."""
+    import cvxpy as cp
+
+    grid = np.union1d(x, np.concatenate([(x[1:] + x[:-1]) / 2, [x[0] - 1.0, x[-1] + 1.0]]))
+    A = np.maximum(x[:, None] - grid[None, :], 0.0)
+    J, sL, d = cp.Variable(grid.size), cp.Variable(), cp.Variable()
+    tv = cp.norm1(J)
+    R = tv if variant == "skip" else cp.maximum(tv, cp.abs(2 * sL + cp.sum(J)))
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(d + sL * x + A @ J - y) + lam * R))
+    prob.solve(solver="ECOS", abstol=1e-11, reltol=1e-11, feastol=1e-11, max_iters=500)
+    assert prob.status == "optimal"
+    return prob.value
+
+
+def _objective(fn, x, y, lam, variant):
+    """The regression objective of a returned function, from A.2's definitions (not the library's)."""
+    J = np.asarray(fn["jumps"], dtype=float)
+    tv = np.sum(np.abs(J))
+    R = tv if variant == "skip" else max(tv, abs(2 * fn["slope_left"] + J.sum()))
+    return float(np.sum((_pl_eval(fn, x) - y) ** 2) + lam * R)
+
+
+@pytest.mark.parametrize("variant, y", [
+    ("skip", [0.0, 0.3, 1.2, 2.9, 2.6, 0.4]),
+    ("no-skip", [0.0, 0.3, 1.2, 2.9, 2.6, 0.4]),
+    ("no-skip", [0.0, 1.0, 3.0, 4.5, 7.0, 11.0]),  # |s_1 + s_(n-1)| > V: the boundary term binds (B.2)
+])
+def test_solve_regression_with_select_prints_the_regression_objective(variant, y, tmp_path, capsys):
+    """--lam with --select: the printed value is the regression objective of the returned function,
+    equal to an independent optimum (issue 8 4: it used to print the interpolation cost of the fit)."""
+    x, y, lam = np.arange(6.0), np.asarray(y), 0.3
+    csv = tmp_path / "d.csv"
+    csv.write_text("\n".join(f"{float(a)!r},{float(b)!r}" for a, b in zip(x, y)))
+    oracle = _regression_oracle(x, y, lam, variant)
+    knots = {}
+    for select in ("linear", "sparsest"):
+        js = tmp_path / f"{select}.json"
+        assert main(["solve", str(csv), "--variant", variant, "--lam", str(lam), "--select", select,
+                     "--json", str(js)]) == 0
+        out = capsys.readouterr().out
+        assert "problem:      regression" in out and "status:       optimal" in out
+        value = float(re.search(r"value:\s+(\S+)", out).group(1))
+        fn = json.loads(js.read_text())["function"]
+        assert value == pytest.approx(oracle, rel=1e-6), select
+        assert _objective(fn, x, y, lam, variant) == pytest.approx(oracle, rel=1e-6), select
+        knots[select] = len(fn["knots"])
+    assert knots["sparsest"] < knots["linear"]  # the selection mattered in these cases
 
 
 def test_solve_known_cases_and_csv(tmp_path, capsys):
