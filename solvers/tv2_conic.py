@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _cvx
+from ._validation import validate_bool
 from .errors import InputError, SolverError
 from .piecewise import VARIANTS, PiecewiseLinear, tv2_cost
 from .solution import Solution
@@ -97,7 +98,7 @@ def _clarabel_faer():
 def _solver_options(name, extra=None):
     """Tight tolerances per solver: the exact paths claim ~1e-9 accuracy, which the solvers'
     defaults (~1e-8 relative) do not deliver on badly scaled data."""
-    name = (name or _cvx.DEFAULT_SOLVER).upper()
+    name = _cvx.validate_solver(name)
     opts = {
         "CLARABEL": {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 400,
                      **_clarabel_faer()},
@@ -578,7 +579,8 @@ def _socp(data, lam, variant, solver, allow_inaccurate, solver_options):
         kappa = float(extra["c_Dp"].dual_value) - float(extra["c_Dm"].dual_value)
     obj = float(problem.value) * (c_scale if lam is None else c_scale**2)
     info = dict(label=label, status=status, seconds=seconds, solver_objective=obj,
-                polish=diag, size=size, nu=nu, kappa=kappa, value_scale=c_scale)
+                polish=diag, size=size, nu=nu, kappa=kappa, value_scale=c_scale,
+                accuracy="conic", allow_inaccurate=allow_inaccurate)
     return f, info
 
 
@@ -619,7 +621,8 @@ def _finish_interpolation(data, f, info, variant, method, lb, scale, q, bound_ki
         cert.update(extra_cert)
     return Solution(function=f, value=float(value), lower_bound=float(lb), status=info["status"],
                     method=method, solver=info["label"], variant=variant, problem="interpolation",
-                    x=x, y=y, certificate=cert)
+                    x=x, y=y, certificate=cert, accuracy=info["accuracy"],
+                    allow_inaccurate=info["allow_inaccurate"])
 
 
 def _finish_regression(data, lam, f, info, variant, method, extra_cert=None):
@@ -649,7 +652,8 @@ def _finish_regression(data, lam, f, info, variant, method, extra_cert=None):
         cert.update(extra_cert)
     return Solution(function=f, value=float(value), lower_bound=float(lb), status=info["status"],
                     method=method, solver=info["label"], variant=variant, problem="regression",
-                    x=x, y=y, lam=float(lam), fitted=fitted, certificate=cert)
+                    x=x, y=y, lam=float(lam), fitted=fitted, certificate=cert, accuracy=info["accuracy"],
+                    allow_inaccurate=info["allow_inaccurate"])
 
 
 def _affine_solution(data, variant, problem, lam=None):
@@ -659,10 +663,11 @@ def _affine_solution(data, variant, problem, lam=None):
     cert = {"bound_kind": "closed-form", "max_interp_residual": 0.0, "n_knots": 0}
     if problem == "interpolation":
         return Solution(function=f, value=0.0, lower_bound=0.0, status="optimal", method="exact",
-                        solver="closed-form", variant=variant, problem=problem, x=x, y=y, certificate=cert)
+                        solver="closed-form", variant=variant, problem=problem, x=x, y=y, certificate=cert,
+                        accuracy="exact")
     return Solution(function=f, value=float(data.sse_offset), lower_bound=float(data.sse_offset),
                     status="optimal", method="exact", solver="closed-form", variant=variant,
-                    problem=problem, x=x, y=y, lam=float(lam), fitted=y.copy(), certificate=cert)
+                    problem=problem, x=x, y=y, lam=float(lam), fitted=y.copy(), certificate=cert, accuracy="exact")
 
 
 def bias_interpolant(data, *, solver=None, allow_inaccurate=False, solver_options=None):
@@ -690,7 +695,9 @@ def bias_interpolant(data, *, solver=None, allow_inaccurate=False, solver_option
     solver : str, optional
         cvxpy conic solver; default CLARABEL with tolerances 1e-10.
     allow_inaccurate : bool
-        Accept ``optimal_inaccurate`` (carried into ``status``) instead of raising.
+        Return status ``"inaccurate"`` instead of raising :class:`SolverError` when the solver
+        reports ``optimal_inaccurate`` or the certificate misses the ``"conic"`` tolerance (1e-6
+        relative gap; :class:`~solvers.Solution`).
     solver_options : dict, optional
         Overrides of the solver options (for experiments).
 
@@ -703,6 +710,7 @@ def bias_interpolant(data, *, solver=None, allow_inaccurate=False, solver_option
         :math:`t` (``certificate["bound_kind"] == "continuous-dual"``): a genuine lower bound on
         the continuous optimum.
     """
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     if data.n == 2:
         return _affine_solution(data, "bias", "interpolation")
     f, info = _socp(data, None, "bias", solver, allow_inaccurate, solver_options)
@@ -732,6 +740,7 @@ def bias_no_skip_interpolant(data, *, solver=None, allow_inaccurate=False, solve
         (checked exactly after rescaling), ``bound_kind == "continuous-dual"``.
         The minimiser need not be unique; one minimiser is returned.
     """
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     f, info = _socp(data, None, "bias-no-skip", solver, allow_inaccurate, solver_options)
     lb, s, q = _socp_interpolation_bound(data.x, data.y, "bias-no-skip", info["nu"], info["kappa"])
     return _finish_interpolation(data, f, info, "bias-no-skip", "exact", lb, s, q, "continuous-dual")
@@ -751,6 +760,7 @@ def bias_regression(data, lam, *, solver=None, allow_inaccurate=False, solver_op
     ``lam == 0`` returns the min-norm interpolant (the limit; the objective is then the SSE
     offset only).
     """
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     if lam == 0:
         sol = bias_interpolant(data, solver=solver, allow_inaccurate=allow_inaccurate, solver_options=solver_options)
         return _as_zero_lam_regression(data, sol)
@@ -767,6 +777,7 @@ def bias_no_skip_regression(data, lam, *, solver=None, allow_inaccurate=False, s
     See :func:`bias_no_skip_interpolant` and :func:`bias_regression` for the program and the
     certificate (Fenchel dual, ``bound_kind == "continuous-fenchel-dual"``).
     """
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     if lam == 0:
         sol = bias_no_skip_interpolant(data, solver=solver, allow_inaccurate=allow_inaccurate,
                                        solver_options=solver_options)
@@ -783,7 +794,7 @@ def _as_zero_lam_regression(data, sol):
     cert["bound_kind"] = "lam=0: SSE offset (exact)"
     return Solution(function=sol.function, value=sse, lower_bound=off, status=sol.status, method=sol.method,
                     solver=sol.solver, variant=sol.variant, problem="regression", x=sol.x, y=sol.y, lam=0.0,
-                    fitted=fitted, certificate=cert)
+                    fitted=fitted, certificate=cert, accuracy=sol.accuracy)
 
 
 # ----------------------------------------------------------------------------- knot-grid programs
@@ -918,8 +929,11 @@ def _grid_program(data, lam, variant, solver, allow_inaccurate, grid, solver_opt
         mu = np.asarray(fit.dual_value, dtype=np.float64).ravel() / H
         lam_dual = np.concatenate(([0.0], mu)) - np.concatenate((mu, [0.0]))
     obj = float(problem.value) * (c_scale if lam is None else c_scale**2)
+    # V1/V2: knots at the data suffice, so the grid program is exact (solver tolerance only);
+    # V3/V4: the grid optimum approaches the continuous one from above (discretisation error)
     info = dict(label=label, status=status, seconds=seconds, solver_objective=obj, value_scale=c_scale,
-                size=size, lam_dual=lam_dual,
+                size=size, lam_dual=lam_dual, allow_inaccurate=allow_inaccurate,
+                accuracy="conic" if variant in ("skip", "no-skip") else "grid",
                 polish={"dropped_jumps": int(np.count_nonzero(~nz)), "added_data_knots": added})
     return f, info
 
@@ -946,6 +960,7 @@ def grid_interpolant(data, variant, *, solver=None, allow_inaccurate=False, grid
     :math:`\mathbb R` (:func:`_feasible_scale`), so ``gap`` measures the grid error too.
     Default solver CLARABEL (tolerance 1e-10).
     """
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     f, info = _grid_program(data, None, variant, solver, allow_inaccurate, grid, solver_options)
     x, y = data.x, data.y
     if info["lam_dual"] is not None:
@@ -965,6 +980,7 @@ def grid_regression(data, lam, variant, *, solver=None, allow_inaccurate=False, 
     ``lower_bound`` is the Fenchel dual bound of the residual-based dual function, certified
     for the continuous problem (``bound_kind == "continuous-fenchel-dual"``).
     """
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     if lam == 0:
         sol = grid_interpolant(data, variant, solver=solver, allow_inaccurate=allow_inaccurate, grid=grid,
                                solver_options=solver_options)
