@@ -602,11 +602,20 @@ def _galerkin_cvxpy(data, density, lam, solver, allow_inaccurate, mesh_size):
     tol = 1e-6 * (hi - lo) / max(1, int(mesh_size))
     near = np.min(np.abs(grid[:, None] - special[None, :]), axis=1) < max(tol, 0.05 * (hi - lo) / mesh_size)
     mesh = np.unique(np.concatenate([grid[~near], special]))
+    # Solve in xi = (x - x_1) / span (and y / yscale below): with x spread over 1e-6 the bound
+    # 2 u.Dy - u.Mu cancelled at 1e59 and came out as -1e37. In xi units the objective is the same
+    # with lam / span^3 (J scales as span^-3) and g(x_1 + span * xi) as the weight.
+    x0 = float(x[0])
+    xs = (x - x0) / span
+    mesh_x = mesh
+    mesh = (mesh_x - x0) / span
+    mesh[np.searchsorted(mesh_x, x)] = xs  # the data stay mesh nodes bit for bit
+    lam_s = lam / span**3
     L = np.diff(mesh)
     # element mass matrices in L^2(1/g): 8-point Gauss-Legendre, exact for the built-in laws
     # (1/g is a polynomial of degree <= 4 on every element, breakpoints being mesh nodes)
     sn = 0.5 * (mesh[:-1] + mesh[1:])[None, :] + 0.5 * L[None, :] * _GL8_NODES[:, None]
-    gv = np.ones_like(sn) if density is None else np.asarray(density.g(sn), dtype=np.float64)
+    gv = np.ones_like(sn) if density is None else np.asarray(density.g(x0 + span * sn), dtype=np.float64)
     if not np.all(np.isfinite(gv) & (gv > 0)):
         raise InputError("weight: g is not > 0 on the Galerkin mesh inside its support")
     lq = (sn - mesh[:-1][None, :]) / L[None, :]
@@ -629,10 +638,10 @@ def _galerkin_cvxpy(data, density, lam, solver, allow_inaccurate, mesh_size):
     # Unknowns in natural units (y, secant slopes, slope jumps per gap): rough data make f''
     # ~1e5 while f ~ 1, and unscaled the solver stops with interpolation errors of ~1e-3.
     yscale = max(float(np.max(np.abs(y))), 1e-300)
-    h = np.diff(x)
+    h = np.diff(xs)
     sec = np.diff(y) / h
-    pscale = max(float(np.max(np.abs(sec))), yscale / span)
-    vscale = pscale / span
+    pscale = max(float(np.max(np.abs(sec))), yscale)
+    vscale = pscale
     if n > 2:
         vscale = max(vscale, float(np.max(np.abs(np.diff(sec)) / np.minimum(h[:-1], h[1:]))))
     # Every constraint and the objective are written in these units with numpy-computed
@@ -647,33 +656,35 @@ def _galerkin_cvxpy(data, density, lam, solver, allow_inaccurate, mesh_size):
         f_[1:] == f_[:-1] + cp.multiply(L * (pscale / yscale), p_[:-1])
         + cp.multiply(L * L * (vscale / (6 * yscale)), 2 * v_[:-1] + v_[1:]),
     ]
-    pred = f_[np.searchsorted(mesh, x)]  # the data are mesh nodes
+    pred = f_[np.searchsorted(mesh, xs)]  # the data are mesh nodes
     if lam == 0.0:
         prob = cp.Problem(cp.Minimize(cp.sum_squares(R @ v_)), [pred == y / yscale, *recur])
     else:
         prob = cp.Problem(cp.Minimize(cp.sum_squares(cp.multiply(np.sqrt(w), pred - y / yscale))
-                                      + (lam * vscale**2 / yscale**2) * cp.sum_squares(R @ v_)), recur)
+                                      + (lam_s * vscale**2 / yscale**2) * cp.sum_squares(R @ v_)), recur)
     label, status = _cvx.solve(prob, solver, allow_inaccurate=allow_inaccurate,
                                size={"n": n, "mesh_nodes": int(mesh.size)})
-    vv = vscale * np.asarray(v_.value, dtype=np.float64)
-    beta = pscale * float(p_.value[0])
-    fn = GalerkinSplineFunction(mesh, vv, yscale * float(f_.value[0]) - beta * mesh[0], beta)
-    J = float(np.sum(mLL * vv[:-1] ** 2 + 2 * mLR * vv[:-1] * vv[1:] + mRR * vv[1:] ** 2))
+    vv = vscale * np.asarray(v_.value, dtype=np.float64)  # F'' in xi units
+    beta = pscale * float(p_.value[0]) / span  # f' left of the mesh, x units
+    fn = GalerkinSplineFunction(mesh_x, vv / span**2, yscale * float(f_.value[0]) - beta * mesh_x[0], beta)
+    J_s = float(np.sum(mLL * vv[:-1] ** 2 + 2 * mLR * vv[:-1] * vv[1:] + mRR * vv[1:] ** 2))
+    J = J_s / span**3
     fitted = fn(x)
-    # certified lower bound: weak duality of the continuous problem at u_i = v(x_i)/g(x_i)
-    a, b, c = _moments(density, x)
+    # certified lower bound: weak duality of the continuous problem at u_i = v(x_i)/g(x_i), in xi
+    # units (moments of g(x_1 + span xi) are those in x over span)
+    a, b, c = (m / span for m in _moments(density, x))
     gx = np.ones(n) if density is None else density.g(x)
-    uint = (np.interp(x, mesh, vv) / gx)[1:-1]
-    Dy = np.diff(np.diff(y) / np.diff(x))
+    uint = (np.interp(xs, mesh, vv) / gx)[1:-1]
+    Dy = np.diff(np.diff(y) / np.diff(xs))
     if n > 2:
         Tu = (c[:-1] + a[1:]) * uint
         Tu[:-1] += b[1:-1] * uint[1:]
         Tu[1:] += b[1:-1] * uint[:-1]
         if lam > 0:
-            drows, _ = _second_differences(x, w)
+            drows, _ = _second_differences(xs, w)
             d0, d1, d2 = drows
             Dtu = _Dt_times(drows, uint, n) / w
-            Tu = Tu + lam * (d0 * Dtu[:-2] + d1 * Dtu[1:-1] + d2 * Dtu[2:])
+            Tu = Tu + lam_s * (d0 * Dtu[:-2] + d1 * Dtu[1:-1] + d2 * Dtu[2:])
         dual = 2.0 * float(uint @ Dy) - float(uint @ Tu)
     else:
         dual = 0.0
@@ -690,9 +701,9 @@ def _galerkin_cvxpy(data, density, lam, solver, allow_inaccurate, mesh_size):
     }
     if lam == 0.0:
         cert["interpolation_residual"] = float(np.max(np.abs(fitted - y)))
-        return fn, J, dual, fitted, cert, label, status
+        return fn, J, dual / span**3, fitted, cert, label, status
     value = float(np.sum(w * (fitted - y) ** 2)) + data.sse_offset + lam * J
-    return fn, value, data.sse_offset + lam * dual, fitted, cert, label, status
+    return fn, value, data.sse_offset + lam_s * dual, fitted, cert, label, status
 
 
 def weighted_spline(x, y, *, weight=None, lam=0.0, skip=True, method="exact", solver=None,
