@@ -9,7 +9,7 @@ import numpy as np
 from ._validation import validate_bool
 from .errors import InputError, SolverError
 
-__all__ = ["Solution", "OPTIMAL_RTOL", "ROUNDING_RTOL", "ACCURACY_CLASSES", "problem_scale"]
+__all__ = ["ACCURACY_CLASSES", "OPTIMAL_RTOL", "ROUNDING_RTOL", "Solution", "problem_scale"]
 
 #: Largest relative gap ``(value - lower_bound) / |value|`` for status ``"optimal"``, by accuracy class.
 #: Measured on random data (n = 3..1e5, y offsets up to 1e6; the largest gap seen in brackets):

@@ -12,7 +12,8 @@ import pytest
 from scipy.interpolate import make_smoothing_spline
 
 import solvers
-from solvers import InputError, SolverError, tv2_conic as tc, weighted_spline
+from solvers import InputError, SolverError, weighted_spline
+from solvers import tv2_conic as tc
 from solvers._validation import validate_data
 from solvers.piecewise import PiecewiseLinear
 from solvers.solution import OPTIMAL_RTOL, ROUNDING_RTOL, Solution
