@@ -214,3 +214,17 @@ def test_conic_bad_inputs():
         tc.grid_regression(d, 0.1, "skip", allow_inaccurate="no")
     with pytest.raises(InputError, match="solver"):
         tv2_regression(X, Y, 0.1, variant="bias", solver=3)
+
+
+def test_rounding_slack_has_no_room_for_an_approximate_answer():
+    """The slack is rounding-sized: far below the exact tolerance on ordinary data (so the rule has
+    teeth), and for the kernel system bounded by its conditioning (eps * cond is all double
+    precision can certify of y^T K^-1 y)."""
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.uniform(-2, 2, 30))
+    y = rng.normal(size=30)
+    for sol in (tv2_interpolant(x, y), tv2_regression(x, y, 0.1, variant="no-skip"),
+                tv2_interpolant(x, y, variant="bias"), weighted_spline(x, y), weighted_spline(x, y, lam=0.1)):
+        assert sol.tolerance[1] <= 1e-11 * abs(sol.value)
+    kern = weighted_spline(x / 2, y, weight=solvers.kink_density("gaussian"), skip=False)
+    assert kern.tolerance[1] <= 1e-13 * kern.certificate["condition_number"] * kern.value
