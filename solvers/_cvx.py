@@ -4,9 +4,11 @@ from importlib import metadata
 
 import cvxpy as cp
 
+from ._validation import validate_bool
 from .errors import InputError, SolverError
 
-__all__ = ["DEFAULT_SOLVER", "CONIC_MAX_N", "check_size", "solve", "solver_label", "available_solvers"]
+__all__ = ["DEFAULT_SOLVER", "CONIC_MAX_N", "check_size", "solve", "solver_label", "available_solvers",
+           "validate_solver"]
 
 DEFAULT_SOLVER = "CLARABEL"
 
@@ -51,17 +53,30 @@ def solver_label(name):
     return f"{name} {ver} (cvxpy {cp.__version__})"
 
 
-def solve(problem, solver=None, *, allow_inaccurate=False, size=None, **options):
-    """Solve ``problem`` and return the solver label; raise :class:`SolverError` unless optimal.
-
-    ``optimal_inaccurate`` is an error unless ``allow_inaccurate`` is true, in which case the
-    caller must carry the status into its result.
-    """
-    name = (solver or DEFAULT_SOLVER).upper()
+def validate_solver(solver):
+    """The upper-cased name of an installed cvxpy solver (``None`` -> :data:`DEFAULT_SOLVER`), else InputError."""
+    if solver is None:
+        return DEFAULT_SOLVER
+    if not isinstance(solver, str):
+        raise InputError(f"solver must be the name of a cvxpy solver (a string), one of "
+                         f"{', '.join(cp.installed_solvers())}; got {solver!r} ({type(solver).__name__})")
+    name = solver.upper()
     if name not in cp.installed_solvers():
         raise InputError(
             f"solver {name!r} is not installed; installed solvers: {', '.join(cp.installed_solvers())}"
         )
+    return name
+
+
+def solve(problem, solver=None, *, allow_inaccurate=False, size=None, **options):
+    """Solve ``problem`` and return ``(label, status)``; raise :class:`SolverError` unless optimal.
+
+    ``optimal_inaccurate`` is an error unless ``allow_inaccurate`` is true, in which case the
+    caller must carry the status into its result (a :class:`~solvers.Solution` reports it as
+    ``"inaccurate"``).
+    """
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
+    name = validate_solver(solver)
     label = solver_label(name)
     try:
         problem.solve(solver=name, **options)

@@ -26,12 +26,14 @@ the functions here take validated :class:`~solvers._validation.Data`.
 """
 
 import time
+import warnings
 
 import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
 from . import _cvx
+from ._validation import validate_bool
 from .errors import InputError, SolverError
 from .piecewise import VARIANTS, PiecewiseLinear, tv2_cost
 from .solution import Solution
@@ -97,7 +99,7 @@ def _clarabel_faer():
 def _solver_options(name, extra=None):
     """Tight tolerances per solver: the exact paths claim ~1e-9 accuracy, which the solvers'
     defaults (~1e-8 relative) do not deliver on badly scaled data."""
-    name = (name or _cvx.DEFAULT_SOLVER).upper()
+    name = _cvx.validate_solver(name)
     opts = {
         "CLARABEL": {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 400,
                      **_clarabel_faer()},
@@ -461,6 +463,117 @@ def _value_scale(x, y, lam):
     return c if c > 0 and np.isfinite(c) else 1.0
 
 
+# ----------------------------------------------------------------------------- exact polish (V1/V2 regression)
+#: Relative sizes below which a slope change of the conic solution is read as zero when its face is
+#: identified (interior-point noise is ~1e-9 of the largest; genuine small kinks can be 1e-5).
+_POLISH_THRESHOLDS = (1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9)
+#: Polish the V1/V2 grid regressions to the exact face solution (switch, for measurements).
+POLISH_DATA_KNOT = True
+def _data_knot_objective(x, y, w, lam, z, variant):
+    r""":math:`\sum w(z-y)^2+\lambda R(z)` of the data-knot program (MATH B.1/B.2):
+    :math:`R=V=\sum|(Dz)_i|` (V1) or :math:`\max(V,(V+|s_1+s_{n-1}|)/2)` (V2)."""
+    _, s, d = _secants(x, z)
+    V = float(np.sum(np.abs(d)))
+    R = V if variant == "skip" else max(V, 0.5 * (V + abs(float(s[0] + s[-1]))))
+    r = z - y
+    return float(w @ (r * r)) + lam * R
+
+
+def _face_solve(x, y, w, lam, sig, case, eps):
+    r"""Exact minimiser of the data-knot regression on one face of its objective.
+
+    Face: knots (non-zero slope changes) exactly where ``sig != 0``, with those signs, and for V2
+    which term of :math:`R=\max(V,(V+|S|)/2)` is active (``case``: ``"V"``, ``"B"`` -- the
+    boundary term, :math:`S=s_1+s_{n-1}` of sign ``eps`` -- or ``"tie"``, :math:`V=|S|`). On the
+    face, z is the hat-function expansion :math:`z=Bv` of its node values v and the objective is
+    :math:`\sum w(Bv-y)^2+\lambda c^\top v` with c linear, so the minimiser solves the normal
+    equations :math:`2B^\top WBv+\lambda c=2B^\top Wy` (tridiagonal; bordered by the equality
+    :math:`\sigma^\top D_Nv=\epsilon S_Nv` at a tie). Returns z.
+    """
+    from scipy.sparse.linalg import spsolve
+
+    n = x.size
+    nodes = np.concatenate(([0], np.flatnonzero(sig[1:-1]) + 1, [n - 1]))
+    X = x[nodes]
+    H = np.diff(X)
+    m = X.size
+    k = np.minimum(np.searchsorted(X, x, side="right") - 1, m - 2)
+    phi = (x - X[k]) / H[k]
+    B = sp.csr_matrix((np.concatenate([1.0 - phi, phi]), (np.tile(np.arange(n), 2), np.concatenate([k, k + 1]))),
+                      shape=(n, m))
+    G = (B.T @ sp.diags(w) @ B).tocsc()
+    # sigma^T D_N v: second divided differences at the interior nodes, weighted by their signs
+    cD = np.zeros(m)
+    if m > 2:
+        sg = sig[nodes[1:-1]].astype(np.float64)
+        cD[:-2] += sg / H[:-1]
+        cD[1:-1] -= sg * (1.0 / H[:-1] + 1.0 / H[1:])
+        cD[2:] += sg / H[1:]
+    # S_N v = first + last secant slope (z is linear between nodes, so these are the data secants)
+    cS = np.zeros(m)
+    cS[0] -= 1.0 / H[0]
+    cS[1] += 1.0 / H[0]
+    cS[-2] -= 1.0 / H[-1]
+    cS[-1] += 1.0 / H[-1]
+    rhs = 2.0 * (B.T @ (w * y))
+    if case == "V":
+        v = spsolve(2.0 * G, rhs - lam * cD)
+    elif case == "B":
+        v = spsolve(2.0 * G, rhs - 0.5 * lam * (cD + eps * cS))
+    else:
+        a = cD - eps * cS
+        K = sp.bmat([[2.0 * G, sp.csc_matrix(a[:, None])], [sp.csc_matrix(a[None, :]), None]], format="csc")
+        v = spsolve(K, np.concatenate([rhs - lam * cD, [0.0]]))[:m]
+    z = B @ v
+    z[nodes] = v
+    return z
+
+
+def polish_data_knot_regression(x, y, w, lam, z, variant):
+    r"""Exact fitted values of the V1/V2 regression from a conic solver's approximate ones.
+
+    The data-knot program :math:`\min_z\sum w(z-y)^2+\lambda R(z)` (MATH B.1/B.2, ``variant``
+    ``"skip"`` or ``"no-skip"``) is a QP whose objective is quadratic on each face (signs of the
+    slope changes, active term of the V2 max). Interior-point solutions stop ~1e-9 short of the
+    optimum (up to 8e-9 relative measured for V2); the face is read off ``z`` (slope changes
+    below each of ``_POLISH_THRESHOLDS`` times the largest are zero; for V2 each of the three cases of the max is
+    tried) and solved exactly by :func:`_face_solve`. Returns the candidate with the lowest
+    objective (``z`` itself when no face solution improves on it) and a diagnostics dict. The
+    caller certifies the result with its own dual bound.
+    """
+    x, y, w, z = (np.asarray(a, dtype=np.float64) for a in (x, y, w, z))
+    best_z, best = z, _data_knot_objective(x, y, w, lam, z, variant)
+    info = {"objective_before": best, "face": None}
+    if x.size < 3 or lam <= 0:
+        info["objective_after"] = best
+        return best_z, info
+    _, s, d = _secants(x, z)
+    # relative to the data's slope changes too: when the fit is a line (no knot) every slope
+    # change of z is solver noise, and only the empty face (tried last) is right
+    dmax = max(float(np.max(np.abs(d))), float(np.max(np.abs(_secants(x, y)[2]))))
+    S = float(s[0] + s[-1])
+    eps = 1.0 if S >= 0 else -1.0
+    cases = ("V",) if variant == "skip" else ("V", "B", "tie")
+    for thr in _POLISH_THRESHOLDS + (np.inf,):
+        sig = np.zeros(x.size, dtype=np.int8)
+        sig[1:-1] = np.where(np.abs(d) > thr * dmax, np.sign(d), 0).astype(np.int8)
+        for case in cases:
+            try:
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # a singular face (MatrixRankWarning): skipped below
+                    zc = _face_solve(x, y, w, lam, sig, case, eps)
+            except (RuntimeError, ValueError, np.linalg.LinAlgError):
+                continue
+            if not np.all(np.isfinite(zc)):
+                continue
+            val = _data_knot_objective(x, y, w, lam, zc, variant)
+            if val < best:
+                best_z, best = zc, val
+                info["face"] = {"threshold": thr, "case": case, "knots": int(np.count_nonzero(sig))}
+    info["objective_after"] = best
+    return best_z, info
+
+
 # ----------------------------------------------------------------------------- exact SOCP (V3/V4)
 def _socp(data, lam, variant, solver, allow_inaccurate, solver_options):
     r"""Build and solve the exact SOCP for V3 or V4, interpolation (lam None) or regression.
@@ -578,7 +691,8 @@ def _socp(data, lam, variant, solver, allow_inaccurate, solver_options):
         kappa = float(extra["c_Dp"].dual_value) - float(extra["c_Dm"].dual_value)
     obj = float(problem.value) * (c_scale if lam is None else c_scale**2)
     info = dict(label=label, status=status, seconds=seconds, solver_objective=obj,
-                polish=diag, size=size, nu=nu, kappa=kappa, value_scale=c_scale)
+                polish=diag, size=size, nu=nu, kappa=kappa, value_scale=c_scale,
+                accuracy="conic", allow_inaccurate=allow_inaccurate)
     return f, info
 
 
@@ -619,7 +733,8 @@ def _finish_interpolation(data, f, info, variant, method, lb, scale, q, bound_ki
         cert.update(extra_cert)
     return Solution(function=f, value=float(value), lower_bound=float(lb), status=info["status"],
                     method=method, solver=info["label"], variant=variant, problem="interpolation",
-                    x=x, y=y, certificate=cert)
+                    x=x, y=y, certificate=cert, accuracy=info["accuracy"],
+                    allow_inaccurate=info["allow_inaccurate"])
 
 
 def _finish_regression(data, lam, f, info, variant, method, extra_cert=None):
@@ -649,7 +764,8 @@ def _finish_regression(data, lam, f, info, variant, method, extra_cert=None):
         cert.update(extra_cert)
     return Solution(function=f, value=float(value), lower_bound=float(lb), status=info["status"],
                     method=method, solver=info["label"], variant=variant, problem="regression",
-                    x=x, y=y, lam=float(lam), fitted=fitted, certificate=cert)
+                    x=x, y=y, lam=float(lam), fitted=fitted, certificate=cert, accuracy=info["accuracy"],
+                    allow_inaccurate=info["allow_inaccurate"])
 
 
 def _affine_solution(data, variant, problem, lam=None):
@@ -659,10 +775,11 @@ def _affine_solution(data, variant, problem, lam=None):
     cert = {"bound_kind": "closed-form", "max_interp_residual": 0.0, "n_knots": 0}
     if problem == "interpolation":
         return Solution(function=f, value=0.0, lower_bound=0.0, status="optimal", method="exact",
-                        solver="closed-form", variant=variant, problem=problem, x=x, y=y, certificate=cert)
+                        solver="closed-form", variant=variant, problem=problem, x=x, y=y, certificate=cert,
+                        accuracy="exact")
     return Solution(function=f, value=float(data.sse_offset), lower_bound=float(data.sse_offset),
                     status="optimal", method="exact", solver="closed-form", variant=variant,
-                    problem=problem, x=x, y=y, lam=float(lam), fitted=y.copy(), certificate=cert)
+                    problem=problem, x=x, y=y, lam=float(lam), fitted=y.copy(), certificate=cert, accuracy="exact")
 
 
 def bias_interpolant(data, *, solver=None, allow_inaccurate=False, solver_options=None):
@@ -690,7 +807,9 @@ def bias_interpolant(data, *, solver=None, allow_inaccurate=False, solver_option
     solver : str, optional
         cvxpy conic solver; default CLARABEL with tolerances 1e-10.
     allow_inaccurate : bool
-        Accept ``optimal_inaccurate`` (carried into ``status``) instead of raising.
+        Return status ``"inaccurate"`` instead of raising :class:`SolverError` when the solver
+        reports ``optimal_inaccurate`` or the certificate misses the ``"conic"`` tolerance (1e-6
+        relative gap; :class:`~solvers.Solution`).
     solver_options : dict, optional
         Overrides of the solver options (for experiments).
 
@@ -703,6 +822,7 @@ def bias_interpolant(data, *, solver=None, allow_inaccurate=False, solver_option
         :math:`t` (``certificate["bound_kind"] == "continuous-dual"``): a genuine lower bound on
         the continuous optimum.
     """
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     if data.n == 2:
         return _affine_solution(data, "bias", "interpolation")
     f, info = _socp(data, None, "bias", solver, allow_inaccurate, solver_options)
@@ -732,6 +852,7 @@ def bias_no_skip_interpolant(data, *, solver=None, allow_inaccurate=False, solve
         (checked exactly after rescaling), ``bound_kind == "continuous-dual"``.
         The minimiser need not be unique; one minimiser is returned.
     """
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     f, info = _socp(data, None, "bias-no-skip", solver, allow_inaccurate, solver_options)
     lb, s, q = _socp_interpolation_bound(data.x, data.y, "bias-no-skip", info["nu"], info["kappa"])
     return _finish_interpolation(data, f, info, "bias-no-skip", "exact", lb, s, q, "continuous-dual")
@@ -751,6 +872,7 @@ def bias_regression(data, lam, *, solver=None, allow_inaccurate=False, solver_op
     ``lam == 0`` returns the min-norm interpolant (the limit; the objective is then the SSE
     offset only).
     """
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     if lam == 0:
         sol = bias_interpolant(data, solver=solver, allow_inaccurate=allow_inaccurate, solver_options=solver_options)
         return _as_zero_lam_regression(data, sol)
@@ -767,6 +889,7 @@ def bias_no_skip_regression(data, lam, *, solver=None, allow_inaccurate=False, s
     See :func:`bias_no_skip_interpolant` and :func:`bias_regression` for the program and the
     certificate (Fenchel dual, ``bound_kind == "continuous-fenchel-dual"``).
     """
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     if lam == 0:
         sol = bias_no_skip_interpolant(data, solver=solver, allow_inaccurate=allow_inaccurate,
                                        solver_options=solver_options)
@@ -783,7 +906,7 @@ def _as_zero_lam_regression(data, sol):
     cert["bound_kind"] = "lam=0: SSE offset (exact)"
     return Solution(function=sol.function, value=sse, lower_bound=off, status=sol.status, method=sol.method,
                     solver=sol.solver, variant=sol.variant, problem="regression", x=sol.x, y=sol.y, lam=0.0,
-                    fitted=fitted, certificate=cert)
+                    fitted=fitted, certificate=cert, accuracy=sol.accuracy)
 
 
 # ----------------------------------------------------------------------------- knot-grid programs
@@ -912,15 +1035,32 @@ def _grid_program(data, lam, variant, solver, allow_inaccurate, grid, solver_opt
     _, _, delta_t = _secants(x, target)
     knots, jumps, added = _repair_jumps(x, g[nz], Jv[nz], delta_t)
     f = _fit_affine(x, target, knots, jumps)
+    polish = None
+    if z is not None and variant in ("skip", "no-skip") and POLISH_DATA_KNOT:
+        # V1/V2 regression: the exact optimum has knots at the data (MATH B.1/B.2), so the conic
+        # answer is replaced by the exact minimiser of its face when that is better
+        zp, polish = polish_data_knot_regression(x, y_orig, w, lam * c_scale, f(x), variant)
+        if polish["face"] is not None:
+            from .tv2 import _fit_function
+
+            fp = _fit_function(x, zp, "linear", variant)
+            if _data_knot_objective(x, y_orig, w, lam * c_scale, fp(x), variant) < polish["objective_before"]:
+                f = fp
     lam_dual = None
     if fit is not None and fit.dual_value is not None:
         # Dual mu_j of the secant equation j -> coefficient of f(x_j) in the Lagrangian.
         mu = np.asarray(fit.dual_value, dtype=np.float64).ravel() / H
         lam_dual = np.concatenate(([0.0], mu)) - np.concatenate((mu, [0.0]))
     obj = float(problem.value) * (c_scale if lam is None else c_scale**2)
+    # V1/V2: knots at the data suffice, so the grid program is exact (solver tolerance only);
+    # V3/V4: the grid optimum approaches the continuous one from above (discretisation error)
     info = dict(label=label, status=status, seconds=seconds, solver_objective=obj, value_scale=c_scale,
-                size=size, lam_dual=lam_dual,
-                polish={"dropped_jumps": int(np.count_nonzero(~nz)), "added_data_knots": added})
+                size=size, lam_dual=lam_dual, allow_inaccurate=allow_inaccurate,
+                accuracy="conic" if variant in ("skip", "no-skip") else "grid",
+                polish={"dropped_jumps": int(np.count_nonzero(~nz)), "added_data_knots": added,
+                        **({} if polish is None else {"exact_face": polish["face"],
+                                                      "objective_before": polish["objective_before"],
+                                                      "objective_after": polish["objective_after"]})})
     return f, info
 
 
@@ -946,6 +1086,7 @@ def grid_interpolant(data, variant, *, solver=None, allow_inaccurate=False, grid
     :math:`\mathbb R` (:func:`_feasible_scale`), so ``gap`` measures the grid error too.
     Default solver CLARABEL (tolerance 1e-10).
     """
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     f, info = _grid_program(data, None, variant, solver, allow_inaccurate, grid, solver_options)
     x, y = data.x, data.y
     if info["lam_dual"] is not None:
@@ -965,6 +1106,7 @@ def grid_regression(data, lam, variant, *, solver=None, allow_inaccurate=False, 
     ``lower_bound`` is the Fenchel dual bound of the residual-based dual function, certified
     for the continuous problem (``bound_kind == "continuous-fenchel-dual"``).
     """
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     if lam == 0:
         sol = grid_interpolant(data, variant, solver=solver, allow_inaccurate=allow_inaccurate, grid=grid,
                                solver_options=solver_options)
