@@ -9,9 +9,15 @@ Fast exact paths (numpy/scipy only):
 - V1 ``"skip"`` (:math:`R=\int|f''|`): value :math:`V` with the dual certificate of B.1, the
   connect-the-dots and the sparsest minimiser, and the envelope of the whole solution set.
 - V2 ``"no-skip"`` (:math:`R=\max(\int|f''|,|f'(-\infty)+f'(\infty)|)`): value
-  :math:`\max(V,(V+|s_1+s_{n-1}|)/2)` with the canonical minimisers of B.2.
+  :math:`\max(V,(V+|s_1+s_{n-1}|)/2)`, the canonical and the sparsest minimisers and the
+  envelope of the solution set by the corrected B.2 (virtual end signs: when the boundary term
+  binds, the first or last data interval can be free and the set widens outside the hull).
 - V1 regression by a primal--dual active-set method on the data-knot problem (banded solves),
-  V2 regression by the data-knot conic program; both certified by a dual-feasible point.
+  V2 regression by the data-knot conic program polished exactly on its active set; both
+  certified by a dual-feasible point.
+
+Data whose secant slopes under/overflow (e.g. x spaced 1e-310) are solved exactly on
+power-of-two rescaled copies; an answer outside the float64 range raises :class:`InputError`.
 
 The bias-penalised variants and every ``method="cvxpy"`` request are dispatched to
 :mod:`solvers.tv2_conic`.
@@ -396,8 +402,10 @@ def tv2_interpolant(x, y, *, variant="skip", select="linear", method="exact", so
     select : {"linear", "sparsest"}
         Which minimiser to return where the V1/V2 solution set is not a point:
         ``"linear"`` connects the dots (linear extension; for V2 plus symmetric outer kinks),
-        ``"sparsest"`` has the fewest knots, :math:`\sum_{runs}\lceil k/2\rceil` (+1 for V2
-        when the boundary term binds). V3/V4 solutions are unique: ``select`` does not apply.
+        ``"sparsest"`` has the fewest knots, :math:`\sum_{runs}\lceil k/2\rceil` for V1; for V2
+        when the boundary term binds, that base count + min(cost_left, cost_right), each 0 when
+        the run at that end has the sign of the virtual end curvature and odd length, else 1
+        (MATH B.2; e.g. MATH G4 has one knot). V3/V4 solutions are unique: ``select`` does not apply.
     method : {"exact", "cvxpy"}
         ``"exact"``: closed form, O(n) (V1, V2) or the exact SOCP (V3, V4, in
         :mod:`solvers.tv2_conic`). ``"cvxpy"``: independent knot-grid program (cross-check).
