@@ -956,12 +956,14 @@ def _v1_regression_pdas(x, y, w, lam, sig0=None, maxiter=500, tol=1e-10):
     return sig, nodes, v, z, maxiter, False
 
 
-def _regression_solution(data, lam, variant, f, z_hint, method, solver, status, cert, select):
+def _regression_solution(data, lam, variant, f, z_hint, method, solver, status, cert, select, bound=None):
     x, y, w = data.x, data.y, data.weights
     h = np.diff(x)
     fitted = f(x)
     value = _sse(w, fitted, y, data.sse_offset) + lam * tv2_cost(f, variant)
-    if lam > 0:
+    if bound is not None:  # computed on a rescaled copy of the problem
+        pass
+    elif lam > 0:
         bound, info = _dual_bound(x, y, w, data.sse_offset, lam, h, z_hint, variant)
         cert.update(info)
     else:
@@ -1057,7 +1059,35 @@ def tv2_regression(x, y, lam, *, variant="skip", method="exact", select="linear"
         if variant == "bias":
             return tv2_conic.bias_regression(data, lam, **kw)
         return tv2_conic.bias_no_skip_regression(data, lam, **kw)
+    scale = _rescale_exponents(data.x, data.y) if lam > 0 else None
+    if scale is None:
+        return _exact_regression(data, lam, variant, select, solver, allow_inaccurate)
+    return _rescaled_regression(data, lam, variant, select, solver, allow_inaccurate, *scale)
 
+
+def _rescaled_regression(data, lam, variant, select, solver, allow_inaccurate, a, b):
+    r"""The regression on :math:`x2^a`, :math:`y2^b` (:func:`_rescale_exponents`) with
+    :math:`\lambda 2^{a+b}`, whose objective is exactly :math:`2^{2b}` times the original one."""
+    from ._validation import Data
+
+    with np.errstate(over="ignore", under="ignore"):
+        lam_s = float(np.ldexp(lam, a + b))
+    if not np.isfinite(lam_s) or lam_s == 0.0:
+        raise InputError(f"lam = {lam!r} is outside the range this data's scale allows (lam * 2**{a + b} "
+                         "must be a finite non-zero float64); rescale x or y")
+    scaled = Data(np.ldexp(data.x, a), np.ldexp(data.y, b), data.weights, float(np.ldexp(data.sse_offset, 2 * b)))
+    sol = _exact_regression(scaled, lam_s, variant, select, solver, allow_inaccurate)
+    f = _unscale_function(sol.function, a, b)
+    cert = dict(sol.certificate, rescaled_by_powers_of_two={"x": a, "y": b, "lam": a + b},
+                note="certificate entries are those of the problem with x*2**a, y*2**b, lam*2**(a+b)")
+    out = _regression_solution(data, lam, variant, f, np.ldexp(sol.fitted, -b), sol.method, sol.solver,
+                               sol.status, cert, select, bound=float(np.ldexp(sol.lower_bound, -2 * b)))
+    if not (np.isfinite(out.value) and np.isfinite(out.lower_bound)):
+        raise InputError("the regression objective of this problem is outside the float64 range; rescale x or y")
+    return out
+
+
+def _exact_regression(data, lam, variant, select, solver, allow_inaccurate):
     x, y, w = data.x, data.y, data.weights
     h = np.diff(x)
     lam_max, zls, slope, icpt = _lam_max(x, h, y, w)

@@ -748,3 +748,20 @@ def test_unrepresentable_answer_raises(y):
             tv2_interpolant(x, y, variant=variant)
         with pytest.raises(InputError, match="float64 range"):
             tv2_envelope(x, y, variant=variant)
+
+
+def test_regression_subnormal_gaps_rescaled():
+    """x spaced 1e-310: lam * R is ~1e300 times the sum of squares, so the V1 fit is the
+    least-squares line (lam >> lam_max), whose SSE comes from numpy on x * 2**1074 (exact)."""
+    x = np.array([0.0, 1e-310, 2e-310, 3e-310])
+    y = np.array([0.0, 1e-10, 0.0, 1e-10])
+    xs = np.ldexp(x, 1074)
+    A = np.column_stack((xs, np.ones(4)))
+    coef = np.linalg.lstsq(A, y, rcond=None)[0]
+    sse = float(np.sum((A @ coef - y) ** 2))
+    sol = tv2_regression(x, y, 1e-300)
+    assert sol.value == pytest.approx(sse, rel=1e-9) and sol.knots.size == 0
+    assert np.isfinite(sol.lower_bound) and sol.lower_bound <= sol.value * (1 + 1e-12)
+    assert sol.gap <= 1e-9 * sol.value
+    with pytest.raises(InputError, match="lam"):
+        tv2_regression(x, y, 1e300)  # lam * 2**(a+b) overflows: refused, not inf
