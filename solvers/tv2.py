@@ -1138,13 +1138,14 @@ def _v2_polish(data, lam, z):
     off :math:`K`, with :math:`g=D^\top\sigma` (V active), :math:`(D^\top\sigma+\sigma_S S)/2`
     (boundary active), or :math:`g=D^\top\sigma` plus :math:`\sigma_S S^\top z=\sigma^\top Dz` (the
     tie, where the conic solution typically sits). Candidate faces come from ``z`` with its
-    slope changes below 1e-9 ... 1e-3 of the largest treated as zero; each KKT system is one
+    slope changes below 1e-9 ... 1e-3 of the largest, or below 1e-7, 1e-5 of the largest slope,
+    treated as zero, and the affine fits (no knot); each KKT system is one
     dense solve. The candidate of least true objective (recomputed from it) is returned if it
-    beats ``z``; its dual bound (:func:`_dual_bound`) certifies it.
+    is not worse than ``z``; its dual bound (:func:`_dual_bound`) certifies it.
     """
     x, y, w = data.x, data.y, data.weights
     n = x.size
-    if n < 3 or n > _POLISH_MAX_N:
+    if n > _POLISH_MAX_N:
         return None
     h = np.diff(x)
     Dm = np.zeros((n - 2, n))
@@ -1156,12 +1157,17 @@ def _v2_polish(data, lam, z):
     Sv[[0, 1]] += [-1.0 / h[0], 1.0 / h[0]]
     Sv[[-2, -1]] += [-1.0 / h[-1], 1.0 / h[-1]]
     d = Dm @ z
-    big = float(np.max(np.abs(d)))
+    big = float(np.max(np.abs(d))) if d.size else 0.0
     best_z, best = None, _v2_objective(x, w, y, z, lam)
+    # The conic point's objective is accurate to second order in its error (its dual bound only
+    # to first order), so an exact face point within rounding of it is preferred.
+    best += 1e-13 * max(1.0, abs(best))
     sgS = 1.0 if float(Sv @ z) >= 0 else -1.0
     seen = set()
-    for thr in (1e-9, 1e-7, 1e-5, 1e-3):
-        act = np.abs(d) > thr * big
+    slope_scale = float(np.max(np.abs(np.diff(z) / h)))
+    faces = [(big, t) for t in (1e-9, 1e-7, 1e-5, 1e-3)] + [(slope_scale, t) for t in (1e-7, 1e-5)]
+    for ref, thr in faces + [(np.inf, 1.0)]:  # the last: no knot at all (an affine fit)
+        act = np.abs(d) > thr * ref
         key = act.tobytes()
         if key in seen:
             continue
@@ -1186,7 +1192,7 @@ def _v2_polish(data, lam, z):
             if not np.all(np.isfinite(zc)):
                 continue
             val = _v2_objective(x, w, y, zc, lam)
-            if val < best:
+            if val <= best:
                 best, best_z = val, zc
     return best_z
 

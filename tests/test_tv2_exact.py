@@ -765,3 +765,18 @@ def test_regression_subnormal_gaps_rescaled():
     assert sol.gap <= 1e-9 * sol.value
     with pytest.raises(InputError, match="lam"):
         tv2_regression(x, y, 1e300)  # lam * 2**(a+b) overflows: refused, not inf
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_v2_regression_certified_tightly(seed):
+    """The conic fit polished on its active set: value = the independent ECOS program's (to its
+    accuracy) and a dual bound within 1e-11 (before polishing the gap reached 3e-8), n = 2..14
+    and lam up to where the fit is a constant."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 15)) if seed else 2
+    x = np.sort(rng.uniform(0, 3, n))
+    y = rng.uniform(-4, 4) * x + rng.normal(size=n)
+    for lam in (0.01, 0.1, 1.0, 10.0):
+        sol = tv2_regression(x, y, lam, variant="no-skip", select="sparsest")
+        assert sol.value == pytest.approx(v2_data_knot_value(x, y, lam), rel=1e-7)
+        assert -1e-12 <= sol.gap <= 1e-11 * max(1.0, sol.value)
