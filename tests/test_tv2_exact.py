@@ -59,7 +59,7 @@ def data_knot_qp_value(x_orig, y_orig, lam):
 def v2_data_knot_value(x, y, lam):
     z = cp.Variable(x.size)
     s = cp.multiply(1.0 / np.diff(x), cp.diff(z))
-    V = cp.norm1(cp.diff(s))
+    V = cp.norm1(cp.diff(s)) if x.size > 2 else 0.0
     obj = cp.sum_squares(z - y) + lam * cp.maximum(V, 0.5 * (V + cp.abs(s[0] + s[x.size - 2])))
     prob = cp.Problem(cp.Minimize(obj))
     prob.solve(solver="ECOS")
