@@ -263,35 +263,23 @@ def envelope_violation(f, envelope, interval):
     It is 0 iff ``f`` lies between the bounds on ``[a, b]``, and a lower bound on the L∞
     distance from ``f`` to the solution set (every minimiser lies inside the envelope).
 
-    Exact for piecewise-linear ``f``: the three functions are piecewise linear, and the
-    quantity is evaluated at the union of ``f``'s nodes, the envelope's breakpoints (its data
-    points, and its own nodes if it exposes them) and the interval ends. The V1 envelope's
-    only non-data kinks (MATH B.1 (c): :math:`\max(\ell_{i-1},\ell_{i+1})` for a convex run)
-    make ``lower - f`` convex between those points (``f - upper`` for a concave run), so no
-    maximum is missed. For non-PL ``f``: dense grid + Brent refinement as in
-    :func:`linf_distance`.
+    One algorithm, in the solver layer: :meth:`solvers.Envelope.violation` (exact for
+    piecewise-linear ``f``; grid + Brent refinement between the breakpoints of a smooth ``f``,
+    which are passed on from here, e.g. a spline's data points).
 
     Parameters
     ----------
-    f : PiecewiseLinear or callable
-    envelope : object with vectorised ``lower(t)`` and ``upper(t)`` (e.g. :class:`~solvers.Envelope`)
+    f : PiecewiseLinear, Solution, Reference, torch module or callable
+    envelope : solvers.Envelope
+        From :func:`solvers.tv2_envelope` (or a reference's ``envelope``).
     interval : (float, float)
     """
     a, b = _interval(interval)
+    if not callable(getattr(envelope, "violation", None)):
+        raise InputError(f"envelope must be a solvers.Envelope (from solvers.tv2_envelope); got {type(envelope).__name__}")
     ff = as_function(f)
-    env_pts = _breakpoints(envelope)
-    for attr in ("lower", "upper"):
-        fn = getattr(envelope, attr)
-        env_pts = np.concatenate([env_pts, _breakpoints(fn), _breakpoints(getattr(fn, "__self__", None))])
-
-    def viol(t):
-        fv = _eval(ff, t)
-        return np.maximum(np.maximum(_eval(envelope.lower, t) - fv, fv - _eval(envelope.upper, t)), 0.0)
-
-    pts = _pieces(a, b, ff, extra=env_pts)
-    if _is_pl(ff):
-        return float(np.max(viol(pts)))
-    return _sup_abs(viol, pts)
+    grid = None if _is_pl(ff) else _breakpoints(f)
+    return float(envelope.violation(ff, grid=grid, interval=(a, b)))
 
 
 # ----------------------------------------------------------------------------- costs

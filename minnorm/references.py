@@ -39,7 +39,7 @@ import solvers
 from solvers import InputError, PiecewiseLinear, VARIANTS
 from solvers.kink_density import LAW_DEFAULTS
 
-__all__ = ["REFERENCES", "LAW_DEFAULTS", "Reference", "solve_reference", "NoSkipEnvelope"]
+__all__ = ["REFERENCES", "LAW_DEFAULTS", "Reference", "solve_reference"]
 
 #: Reference names and a one-line description (parametrised forms: ``krr:no-skip:LAW``).
 REFERENCES = {
@@ -73,8 +73,9 @@ class Reference:
     solution : solvers.Solution
         The returned minimiser (``solution.function`` is what distances are measured to) and
         its certificate.
-    envelope : object or None
-        Pointwise bounds ``lower(t) <= f(t) <= upper(t)`` of the *whole* solution set, for the
+    envelope : solvers.Envelope or None
+        Pointwise bounds ``lower(t) <= f(t) <= upper(t)`` of the *whole* solution set
+        (:func:`solvers.tv2_envelope` with the reference's variant, MATH B.1/B.2), for the
         V1/V2 references whose minimiser is not unique (also for their regressions: the set is
         then the min-norm interpolants of the unique fitted values). ``None`` otherwise.
     variant : str or None
@@ -211,8 +212,7 @@ def solve_reference(name, x, y, *, lam=None, params=None) -> Reference:
             xe = np.asarray(sol.x, dtype=np.float64)
             ye = np.asarray(sol.y if lam is None else (sol.fitted if sol.fitted is not None else sol(xe)),
                             dtype=np.float64)
-            base = solvers.tv2_envelope(xe, ye)
-            envelope = base if variant == "skip" else NoSkipEnvelope(base, xe, ye)
+            envelope = solvers.tv2_envelope(xe, ye, variant=variant)
         return Reference(name=name, solution=sol, envelope=envelope, variant=variant,
                          is_piecewise_linear=isinstance(sol.function, PiecewiseLinear), lam=lam, kind=kind,
                          params=dict(opts, select=select))
@@ -241,64 +241,3 @@ def _replace_function(sol, function):
     import dataclasses
 
     return dataclasses.replace(sol, function=function)
-
-
-class NoSkipEnvelope:
-    r"""Pointwise bounds of the V2 (no-skip) solution set (MATH B.2).
-
-    Inside the data hull the V2 set equals the V1 set, so the bounds are those of
-    ``base`` (a V1 :class:`~solvers.Envelope`). Outside the hull they differ only when the
-    boundary term dominates, :math:`|s_1+s_{n-1}| > V`: then, with
-    :math:`\tau=(|s_1+s_{n-1}|-V)/2`, a minimiser may bend its outer pieces towards
-    :math:`D=0` by a total slope change :math:`\tau` (kinks anywhere outside the hull), so for
-    :math:`s_1+s_{n-1}>V`
-
-    .. math:: \ell_1(t) \le f(t) \le \ell_1(t) + \tau (x_1-t)\ (t<x_1),\qquad
-              \ell_{n-1}(t) - \tau (t-x_n) \le f(t) \le \ell_{n-1}(t)\ (t>x_n),
-
-    and mirrored for :math:`s_1+s_{n-1}<-V`. (DERIVED here from MATH B.2: the left slope
-    :math:`f'` ranges monotonically over :math:`[s_1-\delta_1, s_1]` with
-    :math:`0\le\delta_1\le\tau`.) Otherwise the bounds are exactly ``base``'s.
-    """
-
-    def __init__(self, base, x, y):
-        self.base = base
-        self.x = np.asarray(x, dtype=np.float64)
-        self.y = np.asarray(y, dtype=np.float64)
-        s = np.diff(self.y) / np.diff(self.x)
-        V = float(np.sum(np.abs(np.diff(s))))
-        S = float(s[0] + s[-1])
-        self.tau = max(abs(S) - V, 0.0) / 2.0
-        self.sign = 1.0 if S > 0 else -1.0
-        self.s_first, self.s_last = float(s[0]), float(s[-1])
-        self.free_intervals = getattr(base, "free_intervals", [])
-
-    @property
-    def breakpoints(self):
-        bp = getattr(self.base, "breakpoints", None)
-        pts = [self.x] if bp is None else [self.x, np.asarray(bp, dtype=np.float64)]
-        return np.unique(np.concatenate(pts))
-
-    def _outer(self, t):
-        t = np.asarray(t, dtype=np.float64)
-        left = np.maximum(self.x[0] - t, 0.0)
-        right = np.maximum(t - self.x[-1], 0.0)
-        return left, right
-
-    def lower(self, t):
-        lo = np.asarray(self.base.lower(t), dtype=np.float64)
-        if self.tau == 0:
-            return lo
-        left, right = self._outer(t)
-        if self.sign > 0:
-            return lo - self.tau * right
-        return lo - self.tau * left
-
-    def upper(self, t):
-        hi = np.asarray(self.base.upper(t), dtype=np.float64)
-        if self.tau == 0:
-            return hi
-        left, right = self._outer(t)
-        if self.sign > 0:
-            return hi + self.tau * left
-        return hi + self.tau * right

@@ -137,14 +137,8 @@ def _reference_record(ref, problem, name, lam, spec):
 
 
 def _envelope_bounds(env, t):
-    if hasattr(env, "lower") and hasattr(env, "upper"):
-        lo, hi = env.lower, env.upper
-    elif hasattr(env, "lo") and hasattr(env, "hi"):
-        lo, hi = env.lo, env.hi
-    else:
-        return tuple(np.asarray(v, dtype=float) for v in env(t))
-    return (np.asarray(lo(t) if callable(lo) else lo, dtype=float),
-            np.asarray(hi(t) if callable(hi) else hi, dtype=float))
+    """Samples of a reference's :class:`solvers.Envelope` on ``t``."""
+    return np.asarray(env.lower(t), dtype=float), np.asarray(env.upper(t), dtype=float)
 
 
 def _f(v):

@@ -6,7 +6,7 @@ Problems (MATH.md sections A-D):
 
 - :func:`tv2_interpolant` -- min R(f) s.t. f(x_i) = y_i for the four cost variants.
 - :func:`tv2_regression` -- min sum (f(x_i)-y_i)^2 + lam R(f).
-- :func:`tv2_envelope` -- pointwise bounds of the whole V1 solution set.
+- :func:`tv2_envelope` -- pointwise bounds of the whole V1 or V2 solution set.
 - :func:`weighted_spline` -- min int f''^2/g (interpolation or smoothing), the kernel limit.
 - :func:`kink_density` -- the weight g of a random first layer.
 - :func:`tv2_cost` -- exact R(f) of a piecewise-linear function.

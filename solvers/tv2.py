@@ -9,9 +9,15 @@ Fast exact paths (numpy/scipy only):
 - V1 ``"skip"`` (:math:`R=\int|f''|`): value :math:`V` with the dual certificate of B.1, the
   connect-the-dots and the sparsest minimiser, and the envelope of the whole solution set.
 - V2 ``"no-skip"`` (:math:`R=\max(\int|f''|,|f'(-\infty)+f'(\infty)|)`): value
-  :math:`\max(V,(V+|s_1+s_{n-1}|)/2)` with the canonical minimisers of B.2.
+  :math:`\max(V,(V+|s_1+s_{n-1}|)/2)`, the canonical and the sparsest minimisers and the
+  envelope of the solution set by the corrected B.2 (virtual end signs: when the boundary term
+  binds, the first or last data interval can be free and the set widens outside the hull).
 - V1 regression by a primal--dual active-set method on the data-knot problem (banded solves),
-  V2 regression by the data-knot conic program; both certified by a dual-feasible point.
+  V2 regression by the data-knot conic program polished exactly on its active set; both
+  certified by a dual-feasible point.
+
+Data whose secant slopes under/overflow (e.g. x spaced 1e-310) are solved exactly on
+power-of-two rescaled copies; an answer outside the float64 range raises :class:`InputError`.
 
 The bias-penalised variants and every ``method="cvxpy"`` request are dispatched to
 :mod:`solvers.tv2_conic`.
@@ -92,21 +98,27 @@ def _with_flat_ends(nodes, values):
     return PiecewiseLinear(nodes, values, sl, sr)
 
 
-def _pair_knots(x, y, h, s, d, i):
-    r"""Sparsest knot replacing the data kinks at :math:`x_i, x_{i+1}` (0-based point ``i``).
+def _meet(xl, yl, sl, xr, yr, sr, h, dl, dr):
+    r"""Intersection of the line through :math:`(x_l,y_l)` with slope :math:`s_l` and the line
+    through :math:`(x_r,y_r)` with slope :math:`s_r` (:math:`x_r=x_l+h`), where the chord between
+    them has slope :math:`s` and :math:`d_l=s-s_l`, :math:`d_r=s_r-s` have the same sign.
 
-    Intersection of :math:`\ell_{i-1}` and :math:`\ell_{i+1}` written relative to :math:`x_i`:
-    :math:`t^*=x_i+h_i\,d_{i+1}/(d_i+d_{i+1})`, which lies in :math:`[x_i,x_{i+1}]` because
-    both slope changes have the same sign (clipped against rounding). The value is evaluated
-    on the line whose anchor is nearer, to keep the interpolation error at rounding level.
+    Written relative to :math:`x_l`: :math:`t^*=x_l+h\,d_r/(d_l+d_r)\in[x_l,x_r]` (clipped
+    against rounding). The value is taken on the line whose anchor is nearer, to keep the
+    interpolation error at rounding level. Vectorised.
     """
-    di, dn = d[i - 1], d[i]  # slope changes at points i and i+1 (d is indexed from point 1)
-    r = np.clip(dn / (di + dn), 0.0, 1.0)
-    t = np.clip(x[i] + h[i] * r, x[i], x[i + 1])
-    left = y[i] + s[i - 1] * (t - x[i])
-    right = y[i + 1] - s[i + 1] * (x[i + 1] - t)
+    r = np.clip(dr / (dl + dr), 0.0, 1.0)
+    t = np.clip(xl + h * r, xl, xr)
+    left = yl + sl * (t - xl)
+    right = yr - sr * (xr - t)
     v = np.where(r <= 0.5, left, right)
     return t, v
+
+
+def _pair_knots(x, y, h, s, d, i):
+    r"""Sparsest knot replacing the data kinks at :math:`x_i, x_{i+1}` (0-based point ``i``):
+    the intersection of :math:`\ell_{i-1}` and :math:`\ell_{i+1}` (MATH B.1 (iii)), by :func:`_meet`."""
+    return _meet(x[i], y[i], s[i - 1], x[i + 1], y[i + 1], s[i + 1], h[i], d[i - 1], d[i])
 
 
 def _run_positions(eta):
@@ -183,25 +195,79 @@ def _fitted_from_index(f, x, y, idx):
     return out
 
 
-def _v2_adjust(f1, select):
-    r"""Canonical V2 minimiser from a V1 minimiser (MATH B.2).
+def _v2_boundary(s, d, eta):
+    r"""Boundary excess of MATH B.2: :math:`\tau=(|S|-V)/2` if :math:`|S|>V`, else 0, with
+    :math:`S=s_1+s_{n-1}`, :math:`V=\sum\eta_i d_i` (zero-curvature points excluded, as in the V1
+    value), and :math:`\operatorname{sign}(S)` (+1 when :math:`\tau=0`). An excess below
+    ``4 eps (|S| + V)`` counts as 0."""
+    V = float(np.dot(eta, d)) if d.size else 0.0
+    S = float(s[0] + s[-1])
+    # An excess at the rounding level of V and S (a regression fit on the tie |S| = V) is no
+    # boundary term: it would only add a knot with a jump of ~1e-16.
+    if abs(S) - V <= _ZERO_CURVATURE_FACTOR * _EPS * (abs(S) + V):
+        return 0.0, 1
+    return 0.5 * (abs(S) - V), (1 if S > 0 else -1)
 
-    If :math:`|S|>V` with :math:`S=f'(-\infty)+f'(\infty)`, let :math:`\tau=(|S|-V)/2` and lower
-    :math:`|S|` by :math:`\tau` through outer kinks at the hull's ends: half on each side for
-    ``"linear"``, all on the left for ``"sparsest"`` (one extra knot). Then
-    :math:`\int|f''|=V+\tau=|S|-\tau=(V+|S|)/2`.
+
+def _end_run_cost(eta, sign):
+    """Extra knots for joining a virtual end sign ``sign`` to the run of ``eta`` next to that end
+    (``eta`` ordered from that end inwards): 0 if that run has the same sign and odd length, else 1
+    (MATH B.2, Sparsest)."""
+    if eta.size == 0 or eta[0] != sign:
+        return 1
+    other = np.flatnonzero(eta != sign)
+    k = int(other[0]) if other.size else eta.size
+    return 0 if k % 2 == 1 else 1
+
+
+def _v2_sparsest(x, y, h, s, d, eta, tau, sg):
+    r"""Sparsest V2 minimiser when the boundary term binds (:math:`\tau>0`, MATH B.2).
+
+    All of :math:`\tau` goes to the cheaper end (splitting it never saves a knot). Putting it on
+    the left is the V1 problem with a virtual first point :math:`x_0=x_1-h_1` on the line
+    :math:`A(t)=y_1+(s_1-\operatorname{sign}(S)\tau)(t-x_1)`, i.e. a virtual curvature sign
+    :math:`\operatorname{sign}(S)` at :math:`x_1`; the V1 sparsest construction (B.1 (iii)) on the
+    extended data then joins it to the adjacent run, the joined pair's knot being
+    :math:`A\cap\ell_2`. Mirror on the right with :math:`B` and :math:`-\operatorname{sign}(S)`.
+    Knot count: base :math:`+\min(\text{cost}_L,\text{cost}_R)`. The virtual node is dropped.
     """
-    V = f1.total_variation()
-    S = f1.slope_left + f1.slope_right
-    if abs(S) <= V:
-        return f1, 0.0
-    tau = 0.5 * (abs(S) - V)
-    sg = np.sign(S)
-    if select == "sparsest":
-        sl, sr = f1.slope_left - sg * tau, f1.slope_right
+    left = _end_run_cost(eta, sg) <= _end_run_cost(eta[::-1], -sg)
+    one = np.array([1], dtype=np.int8)
+    if left:
+        sv = s[0] - sg * tau
+        xe = np.concatenate((x[:1] - h[0], x))
+        ye = np.concatenate((y[:1] - sv * h[0], y))
+        he, se = np.concatenate((h[:1], h)), np.concatenate(([sv], s))
+        de, ee = np.concatenate(([s[0] - sv], d)), np.concatenate((sg * one, eta))
     else:
-        sl, sr = f1.slope_left - sg * 0.5 * tau, f1.slope_right - sg * 0.5 * tau
-    return PiecewiseLinear(f1.nodes, f1.values, sl, sr), float(tau)
+        sv = s[-1] - sg * tau
+        xe = np.concatenate((x, x[-1:] + h[-1]))
+        ye = np.concatenate((y, y[-1:] + sv * h[-1]))
+        he, se = np.concatenate((h, h[-1:])), np.concatenate((s, [sv]))
+        de, ee = np.concatenate((d, [sv - s[-1]])), np.concatenate((eta, -sg * one))
+    fe, _ = _v1_sparsest(xe, ye, he, se, de, ee.astype(np.int8))
+    keep = slice(1, None) if left else slice(None, -1)
+    return PiecewiseLinear(fe.nodes[keep], fe.values[keep], fe.slope_left, fe.slope_right)
+
+
+def _v2_function(x, y, h, s, d, eta, select):
+    r"""A V2 minimiser (MATH B.2) and :math:`\tau`.
+
+    If :math:`|S|\le V` it is the V1 minimiser (the outer slopes are forced). Otherwise
+    ``"linear"``: the connect-the-dots interpolant with the outer slopes lowered (in the direction
+    of :math:`S`) by :math:`\tau/2` each, kinks at :math:`x_1` and :math:`x_n`;
+    ``"sparsest"``: :func:`_v2_sparsest`. Either way
+    :math:`\int|f''|=V+\tau=|f'(-\infty)+f'(\infty)|`.
+    """
+    tau, sg = _v2_boundary(s, d, eta)
+    if tau == 0.0:
+        f, idx = _v1_function(x, y, h, s, d, eta, select, with_index=True)
+        return f, 0.0, idx
+    if select == "sparsest":
+        return _v2_sparsest(x, y, h, s, d, eta, tau, sg), tau, None
+    f1, idx = _v1_function(x, y, h, s, d, eta, "linear", with_index=True)
+    half = sg * 0.5 * tau
+    return PiecewiseLinear(f1.nodes, f1.values, f1.slope_left - half, f1.slope_right - half), tau, idx
 
 
 def _eval_at_data(f, x, y):
@@ -209,6 +275,71 @@ def _eval_at_data(f, x, y):
     if f.nodes.size == x.size and np.array_equal(f.nodes, x):
         return y.copy()  # f(node) is the stored value bit for bit
     return f(x)
+
+
+# ============================================================================ rescaling
+_TINY = np.finfo(np.float64).tiny
+#: After rescaling, the largest secant slope is below 2**_SLOPE_EXP / n, so slope changes and
+#: their sums (V, S) cannot overflow.
+_SLOPE_EXP = 900
+
+
+def _rescale_exponents(x, y):
+    r"""Exponents ``(a, b)`` with which :math:`x 2^a`, :math:`y 2^b` keep every closed-form quantity
+    finite and normal, or ``None`` when the data need no rescaling.
+
+    Needed when a gap or its reciprocal (the dual certificate's :math:`p'`), a difference of ``y``, a secant slope, a slope change or their sums overflow,
+    or a non-zero slope underflows (e.g. x spaced 1e-310). Powers of two commute with rounding
+    (barring under/overflow), so the rescaled problem is the same problem: every slope scales by
+    :math:`2^{b-a}`, knots by :math:`2^{-a}`... exactly. ``y`` is brought below :math:`2^{-2}`
+    and ``x`` first below :math:`2^{-2}`, then scaled up until the largest slope is below
+    :math:`2^{900}/n` (never above :math:`2^{1020}`, since gaps are at least :math:`2^{-1074}`).
+    """
+    with np.errstate(all="ignore"):
+        h = np.diff(x)
+        dy = np.diff(y)
+        s = dy / h
+        d = np.diff(s)
+        ok = (np.all(np.isfinite(h)) and np.all(np.isfinite(1.0 / h)) and np.all(np.isfinite(dy)) and np.all(np.isfinite(s))
+              and np.all(np.isfinite(d)) and np.isfinite(np.sum(np.abs(d)) + abs(s[0]) + abs(s[-1]))
+              and not np.any((np.abs(s) < _TINY) & (dy != 0)))
+    if ok:
+        return None
+    ymax = float(np.max(np.abs(y)))
+    b = -int(np.frexp(ymax)[1]) - 2 if ymax > 0 else 0
+    a = -int(np.frexp(float(np.max(np.abs(x))))[1]) - 2
+    hs, dys = np.diff(np.ldexp(x, a)), np.diff(np.ldexp(y, b))
+    nz = dys != 0
+    if np.any(nz):
+        e_slope = int(np.max(np.frexp(dys[nz])[1] - np.frexp(hs[nz])[1])) + 1  # |s| < 2**e_slope
+        a += max(0, e_slope + int(np.ceil(np.log2(2 * x.size))) - _SLOPE_EXP)
+    return a, b
+
+
+def _unscale_value(v, a, b, what="value"):
+    """A quantity in slope units of the rescaled problem, in the original units (exact), or
+    InputError when it is not representable in float64."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = float(np.ldexp(v, a - b))
+    if v != 0 and (not np.isfinite(out) or out == 0.0):
+        raise InputError(
+            f"the {what} of this problem is about 2**{int(np.frexp(v)[1]) + a - b}, outside the float64 range "
+            "(|x| spacing and |y| scale give secant slopes that cannot be represented); rescale x or y"
+        )
+    return out
+
+
+def _unscale_function(f, a, b, what="minimiser"):
+    """PiecewiseLinear of the original problem from one of the rescaled problem (exact), keeping
+    slopes and jumps as computed (value differences may overflow where slopes do not)."""
+    with np.errstate(over="ignore", under="ignore"):
+        slopes = np.ldexp(f.slopes, a - b)
+        jumps = np.ldexp(f._jumps, a - b)
+    bad = (~np.isfinite(slopes)) | ((slopes == 0) & (f.slopes != 0))
+    if np.any(bad):
+        _unscale_value(float(f.slopes[np.flatnonzero(bad)[0]]), a, b, f"slope of the {what}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        return PiecewiseLinear._from_parts(np.ldexp(f.nodes, -a), np.ldexp(f.values, -b), slopes, jumps)
 
 
 # ============================================================================ certificate
@@ -271,8 +402,10 @@ def tv2_interpolant(x, y, *, variant="skip", select="linear", method="exact", so
     select : {"linear", "sparsest"}
         Which minimiser to return where the V1/V2 solution set is not a point:
         ``"linear"`` connects the dots (linear extension; for V2 plus symmetric outer kinks),
-        ``"sparsest"`` has the fewest knots, :math:`\sum_{runs}\lceil k/2\rceil` (+1 for V2
-        when the boundary term binds). V3/V4 solutions are unique: ``select`` does not apply.
+        ``"sparsest"`` has the fewest knots, :math:`\sum_{runs}\lceil k/2\rceil` for V1; for V2
+        when the boundary term binds, that base count + min(cost_left, cost_right), each 0 when
+        the run at that end has the sign of the virtual end curvature and odd length, else 1
+        (MATH B.2; e.g. MATH G4 has one knot). V3/V4 solutions are unique: ``select`` does not apply.
     method : {"exact", "cvxpy"}
         ``"exact"``: closed form, O(n) (V1, V2) or the exact SOCP (V3, V4, in
         :mod:`solvers.tv2_conic`). ``"cvxpy"``: independent knot-grid program (cross-check).
@@ -327,18 +460,42 @@ def tv2_interpolant(x, y, *, variant="skip", select="linear", method="exact", so
 
 
 def _exact_interpolant(x, y, variant, select):
+    """Closed-form V1/V2 interpolant, solved on power-of-two rescaled data when the slopes of the
+    given data under/overflow (:func:`_rescale_exponents`); exact either way, or InputError."""
+    scale = _rescale_exponents(x, y)
+    if scale is None:
+        return _exact_interpolant_core(x, y, variant, select)
+    a, b = scale
+    sol = _exact_interpolant_core(np.ldexp(x, a), np.ldexp(y, b), variant, select)
+    f = _unscale_function(sol.function, a, b)
+    value = _unscale_value(sol.value, a, b)
+    bound = _unscale_value(sol.lower_bound, a, b, "lower bound")
+    if tv2_cost(f, variant) != value and np.isfinite(tv2_cost(f, variant)):
+        value = tv2_cost(f, variant)  # the value is always that of the returned function
+    cert = dict(sol.certificate, rescaled_by_powers_of_two={"x": a, "y": b},
+                note="certificate arrays (lambda, sums) are those of the problem with x*2**a, y*2**b")
+    cert["interpolation_residual"] = float(np.ldexp(cert["interpolation_residual"], -b))
+    return Solution(
+        function=f, value=value, lower_bound=bound, status="optimal", method="exact", solver="closed-form",
+        variant=variant, problem="interpolation", x=x, y=y, fitted=np.ldexp(sol.fitted, -b), certificate=cert,
+        select=select,
+    )
+
+
+def _exact_interpolant_core(x, y, variant, select):
     h, s, d = _secants(x, y)
     eta, tol = _curvature_signs(x, y, h, s, d)
-    f, idx = _v1_function(x, y, h, s, d, eta, select, with_index=True)
     bound, cert = _v1_certificate(x, y, h, s, d, eta)
     if variant == "no-skip":
+        f, tau, idx = _v2_function(x, y, h, s, d, eta, select)
         S = float(s[0] + s[-1])
         cert["v1_lower_bound"] = bound
         cert["boundary_sum_slopes"] = S
         bound = max(bound, 0.5 * (bound + abs(S)))
-        f, tau = _v2_adjust(f, select)
         cert["boundary_tau"] = tau
         cert["kind"] = "closed-form V2 bound max(L, (L+|s_1+s_{n-1}|)/2) from the V1 dual certificate L"
+    else:
+        f, idx = _v1_function(x, y, h, s, d, eta, select, with_index=True)
     fitted = _eval_at_data(f, x, y) if idx is None else _fitted_from_index(f, x, y, idx)
     cert["interpolation_residual"] = float(np.max(np.abs(fitted - y)))
     return Solution(
@@ -349,25 +506,42 @@ def _exact_interpolant(x, y, variant, select):
 
 
 # ============================================================================ envelope
+#: Default number of evaluation points of :meth:`Envelope.violation` for a non-PL callable.
+_VIOLATION_GRID = 4001
+
+
 @dataclass
 class Envelope:
-    r"""Pointwise bounds of the whole V1 solution set :math:`\{f: f(x_i)=y_i,\ \int|f''|=V\}`.
+    r"""Pointwise bounds of the whole V1 or V2 solution set (MATH B.1 (a)--(c), B.2).
 
-    MATH B.1 (a)--(c): every minimiser is the connect-the-dots interpolant with linear
-    extension, except on *free* intervals :math:`[x_i,x_{i+1}]` (:math:`\eta_i=\eta_{i+1}\ne0`),
-    where for :math:`\eta=+1`, :math:`\max(\ell_{i-1},\ell_{i+1})\le f\le\ell_i` (reversed for
-    :math:`\eta=-1`). Both bounds are piecewise linear (:attr:`lower_function`,
-    :attr:`upper_function`) and attained pointwise.
+    ``variant="skip"``: :math:`\{f: f(x_i)=y_i,\ \int|f''|=V\}`. Every minimiser is the
+    connect-the-dots interpolant with linear extension, except on *free* intervals
+    :math:`[x_i,x_{i+1}]` (:math:`\eta_i=\eta_{i+1}\ne0`), where for :math:`\eta=+1`,
+    :math:`\max(\ell_{i-1},\ell_{i+1})\le f\le\ell_i` (reversed for :math:`\eta=-1`).
+
+    ``variant="no-skip"``: :math:`\{f: f(x_i)=y_i,\ R_{V2}(f)=R^*\}`. If :math:`|S|\le V`
+    (:math:`S=s_1+s_{n-1}`) it is the V1 set and :attr:`tau` is 0. If :math:`S>V`, with
+    :math:`\tau=(S-V)/2`, :math:`A(t)=y_1+(s_1-\tau)(t-x_1)` and :math:`B(t)=y_n+(s_{n-1}-\tau)(t-x_n)`:
+    :math:`\ell_1\le f\le A` for :math:`t\le x_1`, :math:`B\le f\le\ell_{n-1}` for :math:`t\ge x_n`,
+    :math:`\max(A,\ell_2)\le f\le\ell_1` on the first interval when :math:`\eta_2=+1`,
+    :math:`\ell_{n-1}\le f\le\min(\ell_{n-2},B)` on the last when :math:`\eta_{n-1}=-1` (both
+    then free), and the V1 bounds elsewhere; mirrored (:math:`y\to-y`) for :math:`S<-V`.
+
+    Both bounds are exact piecewise-linear functions (:attr:`lower_function`,
+    :attr:`upper_function`), attained pointwise by minimisers.
 
     Attributes
     ----------
     x, y : ndarray
         Validated data.
     free_intervals : ndarray, shape (m, 2)
-        The free intervals :math:`(x_i, x_{i+1})`.
+        The free intervals :math:`(x_i, x_{i+1})`, in increasing order.
     free_signs : ndarray, shape (m,)
         Their curvature sign (+1 convex, -1 concave).
     lower_function, upper_function : PiecewiseLinear
+    variant : {"skip", "no-skip"}
+    tau : float
+        Boundary excess :math:`(|S|-V)/2` of MATH B.2 (0 for ``"skip"`` and when :math:`|S|\le V`).
     """
 
     x: np.ndarray
@@ -377,37 +551,50 @@ class Envelope:
     lower_function: PiecewiseLinear
     upper_function: PiecewiseLinear
     certificate: dict = field(default_factory=dict)
+    variant: str = "skip"
+    tau: float = 0.0
 
     def lower(self, t):
-        """Pointwise minimum over all V1 minimisers at ``t`` (vectorised)."""
+        """Pointwise minimum over all minimisers at ``t`` (vectorised)."""
         return self.lower_function(t)
 
     def upper(self, t):
-        """Pointwise maximum over all V1 minimisers at ``t`` (vectorised)."""
+        """Pointwise maximum over all minimisers at ``t`` (vectorised)."""
         return self.upper_function(t)
 
     def __call__(self, t):
         return self.lower(t), self.upper(t)
 
     @property
+    def breakpoints(self):
+        """Nodes of both bounds (where ``upper - lower`` or a violation can change slope)."""
+        return np.union1d(self.lower_function.nodes, self.upper_function.nodes)
+
+    @property
     def width(self):
-        """Maximal width upper - lower (attained at a free interval's t*; 0 if unique)."""
-        nodes = np.union1d(self.lower_function.nodes, self.upper_function.nodes)
+        """Maximal width upper - lower on the data hull (0 if the solution is unique there). For
+        ``tau > 0`` the width also grows linearly outside the hull, as :math:`\tau|t-x_{1,n}|`."""
+        nodes = self.breakpoints
+        nodes = nodes[(nodes >= self.x[0]) & (nodes <= self.x[-1])]
         return float(np.max(self.upper(nodes) - self.lower(nodes)))
 
     def violation(self, f, grid=None, interval=None):
-        r"""How far ``f`` leaves the envelope: :math:`\max_t\max(lo(t)-f(t),\,f(t)-hi(t),\,0)`.
+        r"""How far ``f`` leaves the envelope: :math:`\max_{a\le t\le b}\max(lo(t)-f(t),\,f(t)-hi(t),\,0)`.
+
+        It is 0 iff ``f`` lies between the bounds on ``[a, b]``, and a lower bound on the L∞
+        distance on ``[a, b]`` from ``f`` to the solution set.
 
         Parameters
         ----------
         f : PiecewiseLinear, Solution of one, or callable
             For a piecewise-linear ``f`` (anything with ``nodes``) the maximum is exact: the
             difference of two PL functions is PL, so it is attained at the union of all
-            breakpoints, which are the evaluation points (restricted to ``interval``).
+            breakpoints, which are the evaluation points (restricted to ``interval``). For a
+            general vectorised callable, smooth between the points of ``grid``: a dense grid
+            (4001 points plus ``grid`` plus the envelope's breakpoints), then a bounded Brent
+            search in the cells around the 5 largest values (location to 1e-12 relative).
         grid : array_like, optional
-            Evaluation points for a general callable (added to the breakpoints for PL ``f``).
-            Default for a general callable: 4001 points over ``interval`` plus the envelope's
-            breakpoints.
+            Extra evaluation points: the breakpoints of a non-PL ``f`` (e.g. a spline's data).
         interval : (a, b), optional
             Where to measure (end points included). Default: the data hull widened by 25 % on
             each side, the comparison layer's default, so extrapolation counts.
@@ -415,77 +602,145 @@ class Envelope:
         Notes
         -----
         Outside the outermost breakpoint all three functions are affine, so on the whole line the
-        violation is infinite unless ``f``'s outer slopes equal the first/last secant slopes; a
-        trained network also has kinks of negligible mass far away (-b/w ~ 1e90 for units that
-        weight decay switched off). Hence the maximum is always over a finite ``interval``.
+        violation is infinite unless ``f``'s outer slopes lie in the envelope's; a trained network
+        also has kinks of negligible mass far away (-b/w ~ 1e90 for units that weight decay
+        switched off). Hence the maximum is always over a finite ``interval``.
         """
         fn = getattr(f, "function", f)
         if interval is None:
             span = self.x[-1] - self.x[0]
             interval = (self.x[0] - 0.25 * span, self.x[-1] + 0.25 * span)
-        a, b = (float(v) for v in interval)
-        if not a <= b:
-            raise InputError(f"interval must satisfy a <= b; got {interval!r}")
-        pts = [self.lower_function.nodes, self.upper_function.nodes, [a, b]]
-        if hasattr(fn, "nodes"):
+        try:
+            a, b = (float(v) for v in interval)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"interval must be a pair (a, b); got {interval!r}") from exc
+        if not (np.isfinite(a) and np.isfinite(b) and a <= b):
+            raise InputError(f"interval must be finite with a <= b; got {interval!r}")
+        pl = hasattr(fn, "nodes")
+        pts = [self.breakpoints, [a, b]]
+        if pl:
             pts.append(np.asarray(fn.nodes, dtype=np.float64))
-        elif grid is None:
-            pts.append(np.linspace(a, b, 4001))
         if grid is not None:
             pts.append(np.asarray(grid, dtype=np.float64).ravel())
         t = np.unique(np.concatenate(pts))
         t = t[(t >= a) & (t <= b)]
-        ft = np.asarray(fn(t), dtype=np.float64)
-        viol = np.maximum(self.lower(t) - ft, ft - self.upper(t))
-        return float(max(0.0, np.max(viol)))
+
+        def viol(u):
+            fu = np.asarray(fn(u), dtype=np.float64)
+            return np.maximum(self.lower(u) - fu, fu - self.upper(u))
+
+        if pl or a == b:
+            return float(max(0.0, np.max(viol(t))))
+        return max(0.0, _max_smooth(viol, t))
 
     def contains(self, f, tol=1e-9, **kw):
-        """True when :meth:`violation` is at most ``tol * (1 + max|y|)``."""
+        """True when :meth:`violation` (keywords ``grid``, ``interval``) is at most
+        ``tol * (1 + max|y|)``."""
         return self.violation(f, **kw) <= tol * (1.0 + float(np.max(np.abs(self.y))))
 
 
-def tv2_envelope(x, y):
-    r"""Envelope of the V1 (``"skip"``) minimum-norm interpolants (MATH B.1 (a)--(c)).
+def _max_smooth(h, pts, *, n_grid=_VIOLATION_GRID, refine=5):
+    """max of ``h`` on [pts[0], pts[-1]] for ``h`` smooth between consecutive ``pts``: a grid of about
+    ``n_grid`` points containing ``pts``, then bounded Brent in the cells around the best values."""
+    from scipy.optimize import minimize_scalar
+
+    P = pts.size - 1
+    m = int(np.clip(np.ceil(n_grid / max(P, 1)), 9, 257))
+    frac = np.linspace(0.0, 1.0, m)
+    t = np.unique((pts[:-1, None] + (pts[1:] - pts[:-1])[:, None] * frac[None, :]).ravel())
+    v = h(t)
+    best = float(np.max(v))
+    xatol = 1e-12 * max(abs(pts[0]), abs(pts[-1]), pts[-1] - pts[0], 1e-300)
+    for i in np.argsort(v)[::-1][:refine]:
+        lo, hi = t[max(i - 1, 0)], t[min(i + 1, t.size - 1)]
+        if hi <= lo:
+            continue
+        res = minimize_scalar(lambda u: -float(h(np.array([u]))[0]), bounds=(lo, hi), method="bounded",
+                              options={"xatol": xatol, "maxiter": 200})
+        best = max(best, -float(res.fun))
+    return best
+
+
+def tv2_envelope(x, y, variant="skip"):
+    r"""Envelope of all minimum-norm interpolants, V1 (``"skip"``, MATH B.1) or V2 (``"no-skip"``,
+    MATH B.2 corrected).
 
     Parameters
     ----------
     x, y : array_like
         Data as for :func:`tv2_interpolant`.
+    variant : {"skip", "no-skip"}
+        The bias-penalised variants have a unique minimiser (use :func:`tv2_interpolant`).
 
     Returns
     -------
     Envelope
-        ``lower(t)``, ``upper(t)`` on all of :math:`\mathbb{R}` (the solution is unique
-        outside the free intervals, including outside :math:`[x_1,x_n]`), ``free_intervals``
-        and ``violation(f)``.
+        ``lower(t)``, ``upper(t)`` on all of :math:`\mathbb{R}`, ``free_intervals``,
+        ``free_signs``, ``tau``, ``violation(f)`` and ``contains(f)``.
     """
+    validate_choice(variant, "variant", VARIANTS)
+    if variant not in _EXACT_VARIANTS:
+        raise InputError(
+            f"tv2_envelope: variant={variant!r} has a unique minimum-norm interpolant (MATH B.3/B.4), "
+            "so there is no solution set to bound; use tv2_interpolant(x, y, variant=...) instead. "
+            "Expected variant 'skip' or 'no-skip'"
+        )
     data = validate_data(x, y, min_points=2, duplicates="merge-identical")
     x, y = data.x, data.y
+    scale = _rescale_exponents(x, y)
+    if scale is None:
+        return _envelope_core(x, y, variant)
+    ea, eb = scale
+    env = _envelope_core(np.ldexp(x, ea), np.ldexp(y, eb), variant)
+    lo, hi = (_unscale_function(g, ea, eb, "envelope bound") for g in (env.lower_function, env.upper_function))
+    return Envelope(x=x, y=y, free_intervals=np.ldexp(env.free_intervals, -ea), free_signs=env.free_signs,
+                    lower_function=lo, upper_function=hi, variant=variant, tau=_unscale_value(env.tau, ea, eb),
+                    certificate=dict(env.certificate, rescaled_by_powers_of_two={"x": ea, "y": eb}))
+
+
+def _envelope_core(x, y, variant):
     h, s, d = _secants(x, y)
     eta, _ = _curvature_signs(x, y, h, s, d)
-    if eta.size >= 2:
-        free_j = np.flatnonzero((eta[:-1] == eta[1:]) & (eta[:-1] != 0))
+    tau, sg = _v2_boundary(s, d, eta) if variant == "no-skip" else (0.0, 1)
+    # Work with sg*y, so that S > V whenever tau > 0; the bounds are swapped and negated at the end.
+    ys, ss, ds, es = sg * y, sg * s, sg * d, (sg * eta).astype(np.int8)
+    if es.size >= 2:
+        free_j = np.flatnonzero((es[:-1] == es[1:]) & (es[:-1] != 0))
     else:
         free_j = np.zeros(0, dtype=np.intp)
     seg = free_j + 1  # 0-based segment (and left point) index of each free interval
-    signs = eta[free_j].astype(np.int8)
-    lo_x, lo_y, hi_x, hi_y = x, y, x, y
-    if seg.size:
-        t, v = _pair_knots(x, y, h, s, d, seg)
-        inner = (t > x[seg]) & (t < x[seg + 1])  # t* on an end point adds no breakpoint
-        for sg, which in ((1, "lo"), (-1, "hi")):
-            m = inner & (signs == sg)
-            nodes = np.insert(x, seg[m] + 1, t[m])
-            vals = np.insert(y, seg[m] + 1, v[m])
-            if which == "lo":
-                lo_x, lo_y = nodes, vals
-            else:
-                hi_x, hi_y = nodes, vals
-    lower = PiecewiseLinear.from_values(lo_x, lo_y, s[0], s[-1])
-    upper = PiecewiseLinear.from_values(hi_x, hi_y, s[0], s[-1])
+    signs = es[free_j].astype(np.int8)
+    t_all, v_all = _pair_knots(x, ys, h, ss, ds, seg) if seg.size else (np.zeros(0), np.zeros(0))
+    lo_slopes = hi_slopes = (ss[0], ss[-1])
+    if tau > 0:
+        lo_slopes, hi_slopes = (ss[0], ss[-1] - tau), (ss[0] - tau, ss[-1])
+        ends_seg, ends_sign, ends_t, ends_v = [], [], [], []
+        if es.size and es[0] == 1:  # first interval free: max(A, l_2) <= f <= l_1
+            t1, v1 = _meet(x[0], ys[0], ss[0] - tau, x[1], ys[1], ss[1], h[0], tau, ds[0])
+            ends_seg.append(0), ends_sign.append(1), ends_t.append(t1), ends_v.append(v1)
+        if es.size and es[-1] == -1:  # last interval free: l_{n-1} <= f <= min(l_{n-2}, B)
+            t2, v2 = _meet(x[-2], ys[-2], ss[-2], x[-1], ys[-1], ss[-1] - tau, h[-1], ds[-1], -tau)
+            ends_seg.append(x.size - 2), ends_sign.append(-1), ends_t.append(t2), ends_v.append(v2)
+        if ends_seg:
+            seg = np.concatenate((seg, ends_seg)).astype(np.intp)
+            signs = np.concatenate((signs, ends_sign)).astype(np.int8)
+            t_all = np.concatenate((t_all, ends_t))
+            v_all = np.concatenate((v_all, ends_v))
+            order = np.argsort(seg, kind="stable")
+            seg, signs, t_all, v_all = seg[order], signs[order], t_all[order], v_all[order]
+    inner = (t_all > x[seg]) & (t_all < x[seg + 1])  # t* on an end point adds no breakpoint
+    bounds = []
+    for sgn, slopes in ((1, lo_slopes), (-1, hi_slopes)):  # convex runs move the lower bound
+        m = inner & (signs == sgn)
+        nodes = np.insert(x, seg[m] + 1, t_all[m])
+        vals = np.insert(ys, seg[m] + 1, v_all[m])
+        bounds.append(PiecewiseLinear(nodes, vals, *slopes))
+    lower, upper = bounds
+    if sg < 0:
+        lower, upper = -upper, -lower
     free = np.column_stack((x[seg], x[seg + 1])) if seg.size else np.zeros((0, 2))
-    return Envelope(x=x, y=y, free_intervals=free, free_signs=signs, lower_function=lower,
-                    upper_function=upper, certificate={"eta": eta})
+    return Envelope(x=x, y=y, free_intervals=free, free_signs=(sg * signs).astype(np.int8), lower_function=lower,
+                    upper_function=upper, certificate={"eta": eta}, variant=variant, tau=float(tau))
 
 
 # ============================================================================ regression
@@ -701,12 +956,14 @@ def _v1_regression_pdas(x, y, w, lam, sig0=None, maxiter=500, tol=1e-10):
     return sig, nodes, v, z, maxiter, False
 
 
-def _regression_solution(data, lam, variant, f, z_hint, method, solver, status, cert, select):
+def _regression_solution(data, lam, variant, f, z_hint, method, solver, status, cert, select, bound=None):
     x, y, w = data.x, data.y, data.weights
     h = np.diff(x)
     fitted = f(x)
     value = _sse(w, fitted, y, data.sse_offset) + lam * tv2_cost(f, variant)
-    if lam > 0:
+    if bound is not None:  # computed on a rescaled copy of the problem
+        pass
+    elif lam > 0:
         bound, info = _dual_bound(x, y, w, data.sse_offset, lam, h, z_hint, variant)
         cert.update(info)
     else:
@@ -802,7 +1059,35 @@ def tv2_regression(x, y, lam, *, variant="skip", method="exact", select="linear"
         if variant == "bias":
             return tv2_conic.bias_regression(data, lam, **kw)
         return tv2_conic.bias_no_skip_regression(data, lam, **kw)
+    scale = _rescale_exponents(data.x, data.y) if lam > 0 else None
+    if scale is None:
+        return _exact_regression(data, lam, variant, select, solver, allow_inaccurate)
+    return _rescaled_regression(data, lam, variant, select, solver, allow_inaccurate, *scale)
 
+
+def _rescaled_regression(data, lam, variant, select, solver, allow_inaccurate, a, b):
+    r"""The regression on :math:`x2^a`, :math:`y2^b` (:func:`_rescale_exponents`) with
+    :math:`\lambda 2^{a+b}`, whose objective is exactly :math:`2^{2b}` times the original one."""
+    from ._validation import Data
+
+    with np.errstate(over="ignore", under="ignore"):
+        lam_s = float(np.ldexp(lam, a + b))
+    if not np.isfinite(lam_s) or lam_s == 0.0:
+        raise InputError(f"lam = {lam!r} is outside the range this data's scale allows (lam * 2**{a + b} "
+                         "must be a finite non-zero float64); rescale x or y")
+    scaled = Data(np.ldexp(data.x, a), np.ldexp(data.y, b), data.weights, float(np.ldexp(data.sse_offset, 2 * b)))
+    sol = _exact_regression(scaled, lam_s, variant, select, solver, allow_inaccurate)
+    f = _unscale_function(sol.function, a, b)
+    cert = dict(sol.certificate, rescaled_by_powers_of_two={"x": a, "y": b, "lam": a + b},
+                note="certificate entries are those of the problem with x*2**a, y*2**b, lam*2**(a+b)")
+    out = _regression_solution(data, lam, variant, f, np.ldexp(sol.fitted, -b), sol.method, sol.solver,
+                               sol.status, cert, select, bound=float(np.ldexp(sol.lower_bound, -2 * b)))
+    if not (np.isfinite(out.value) and np.isfinite(out.lower_bound)):
+        raise InputError("the regression objective of this problem is outside the float64 range; rescale x or y")
+    return out
+
+
+def _exact_regression(data, lam, variant, select, solver, allow_inaccurate):
     x, y, w = data.x, data.y, data.weights
     h = np.diff(x)
     lam_max, zls, slope, icpt = _lam_max(x, h, y, w)
@@ -817,6 +1102,9 @@ def tv2_regression(x, y, lam, *, variant="skip", method="exact", select="linear"
     if variant == "skip":
         return _v1_regression(data, lam, select, solver, allow_inaccurate, cert, lam_max)
     z, label, status = _v1_data_knot_cvxpy(data, lam, solver, allow_inaccurate, variant="no-skip")
+    zp = _v2_polish(data, lam, z)
+    if zp is not None:
+        z, label = zp, f"{label} + exact polish on its active set"
     f = _best_v2_function(data, lam, z, select)
     cert["kind"] = "data-knot conic program (MATH B.2) + dual-feasible point from stationarity"
     return _regression_solution(data, lam, variant, f, z, "exact", label, status, cert, select)
@@ -826,10 +1114,87 @@ def _fit_function(x, z, select, variant, eta=None):
     h, s, d = _secants(x, z)
     if eta is None:
         eta, _ = _curvature_signs(x, z, h, s, d)
-    f = _v1_function(x, z, h, s, d, eta, select)
     if variant == "no-skip":
-        f, _ = _v2_adjust(f, select)
-    return f
+        return _v2_function(x, z, h, s, d, eta, select)[0]
+    return _v1_function(x, z, h, s, d, eta, select)
+
+
+#: Largest n for the dense KKT solves of :func:`_v2_polish`.
+_POLISH_MAX_N = 2000
+
+
+def _v2_objective(x, w, y, z, lam):
+    h, s, d = _secants(x, z)
+    V = float(np.sum(np.abs(d)))
+    return _sse(w, z, y, 0.0) + lam * max(V, 0.5 * (V + abs(float(s[0] + s[-1]))))
+
+
+def _v2_polish(data, lam, z):
+    r"""Exact V2 regression fit on the active set of a conic solution ``z``, or ``None``.
+
+    On a face where the knot set :math:`K` with signs :math:`\sigma`, and which term of
+    :math:`R=\max(V,(V+|S|)/2)` is active, are known, the data-knot problem is an
+    equality-constrained QP: :math:`\min\sum w(z-y)^2+\lambda g^\top z` s.t. :math:`(Dz)_i=0`
+    off :math:`K`, with :math:`g=D^\top\sigma` (V active), :math:`(D^\top\sigma+\sigma_S S)/2`
+    (boundary active), or :math:`g=D^\top\sigma` plus :math:`\sigma_S S^\top z=\sigma^\top Dz` (the
+    tie, where the conic solution typically sits). Candidate faces come from ``z`` with its
+    slope changes below 1e-9 ... 1e-3 of the largest, or below 1e-7, 1e-5 of the largest slope,
+    treated as zero, and the affine fits (no knot); each KKT system is one
+    dense solve. The candidate of least true objective (recomputed from it) is returned if it
+    is not worse than ``z``; its dual bound (:func:`_dual_bound`) certifies it.
+    """
+    x, y, w = data.x, data.y, data.weights
+    n = x.size
+    if n > _POLISH_MAX_N:
+        return None
+    h = np.diff(x)
+    Dm = np.zeros((n - 2, n))
+    i = np.arange(n - 2)
+    Dm[i, i] = 1.0 / h[:-1]
+    Dm[i, i + 1] = -1.0 / h[:-1] - 1.0 / h[1:]
+    Dm[i, i + 2] = 1.0 / h[1:]
+    Sv = np.zeros(n)
+    Sv[[0, 1]] += [-1.0 / h[0], 1.0 / h[0]]
+    Sv[[-2, -1]] += [-1.0 / h[-1], 1.0 / h[-1]]
+    d = Dm @ z
+    big = float(np.max(np.abs(d))) if d.size else 0.0
+    best_z, best = None, _v2_objective(x, w, y, z, lam)
+    # The conic point's objective is accurate to second order in its error (its dual bound only
+    # to first order), so an exact face point within rounding of it is preferred.
+    best += 1e-13 * max(1.0, abs(best))
+    sgS = 1.0 if float(Sv @ z) >= 0 else -1.0
+    seen = set()
+    slope_scale = float(np.max(np.abs(np.diff(z) / h)))
+    faces = [(big, t) for t in (1e-9, 1e-7, 1e-5, 1e-3)] + [(slope_scale, t) for t in (1e-7, 1e-5)]
+    for ref, thr in faces + [(np.inf, 1.0)]:  # the last: no knot at all (an affine fit)
+        act = np.abs(d) > thr * ref
+        key = act.tobytes()
+        if key in seen:
+            continue
+        seen.add(key)
+        sig = np.where(act, np.sign(d), 0.0)
+        gV = Dm.T @ sig
+        C0 = Dm[~act]
+        for face in ("V", "boundary", "tie"):
+            g = gV if face != "boundary" else 0.5 * (gV + sgS * Sv)
+            C = np.vstack((C0, (sgS * Sv - gV)[None, :])) if face == "tie" else C0
+            m = C.shape[0]
+            K = np.zeros((n + m, n + m))
+            K[:n, :n] = np.diag(2.0 * w)
+            K[:n, n:] = C.T
+            K[n:, :n] = C
+            rhs = np.concatenate((2.0 * w * y - lam * g, np.zeros(m)))
+            try:
+                sol = np.linalg.solve(K, rhs)
+            except np.linalg.LinAlgError:
+                continue
+            zc = sol[:n]
+            if not np.all(np.isfinite(zc)):
+                continue
+            val = _v2_objective(x, w, y, zc, lam)
+            if val <= best:
+                best, best_z = val, zc
+    return best_z
 
 
 def _best_v2_function(data, lam, z, select):

@@ -120,17 +120,39 @@ def test_envelope_violation_exact_g2():
         assert envelope_violation(sol, env, (-1, 4)) <= 1e-15
 
 
-def test_envelope_violation_hand_built_envelope_and_smooth_f():
-    class Env:  # any object with lower/upper works
-        lower = PL([0, 1, 2, 3], [0, 1, 1, 0], 1.0, -1.0)
-        upper = PL([0, 1, 1.5, 2, 3], [0, 1, 1.5, 1, 0], 1.0, -1.0)
-
+def test_envelope_violation_smooth_f_matches_dense_grid():
+    # Expected value: brute force on a 2e6-point grid against the MATH G2 bounds written by hand
+    # (chord below; 1.5 at t = 1.5 above, the intersection of the lines y = t and y = 3 - t).
     cs = CubicSpline(G2X, G2Y, bc_type="natural")
     grid = np.linspace(-0.5, 3.5, 2_000_001)
-    brute = np.max(np.maximum(np.maximum(Env.lower(grid) - cs(grid), cs(grid) - Env.upper(grid)), 0))
-    got = envelope_violation(cs, Env, (-0.5, 3.5))
+    lo = np.interp(grid, G2X, G2Y, left=np.nan, right=np.nan)
+    lo = np.where(grid < 0, grid, np.where(grid > 3, 3 - grid, lo))
+    hi = np.where((grid > 1) & (grid < 2), np.minimum(grid, 3 - grid), lo)
+    brute = np.max(np.maximum(np.maximum(lo - cs(grid), cs(grid) - hi), 0))
+    env = solvers.tv2_envelope(G2X, G2Y)
+    got = envelope_violation(cs, env, (-0.5, 3.5))
     assert brute > 0.05  # the natural spline leaves the envelope outside the hull
     assert got == pytest.approx(brute, abs=1e-9)
+    assert got == env.violation(cs, interval=(-0.5, 3.5), grid=G2X)  # one algorithm, one home
+
+
+def test_envelope_violation_needs_an_envelope():
+    with pytest.raises(solvers.InputError, match="Envelope"):
+        envelope_violation(PL.from_values(G2X, G2Y), object(), (-1, 4))
+
+
+def test_envelope_violation_no_skip_g4_wedge():
+    # MATH G4 (B.2 corrected): x = (0,1,2), y = (0,1,3); f = 2 relu(x - 1/2) is a V2 minimiser
+    # that the V1 envelope (unique linear extension) rejects: f(-2) = 0 where the V1 set has -2.
+    x, y = [0.0, 1.0, 2.0], [0.0, 1.0, 3.0]
+    f = PL.from_knots([0.5], [2.0], 0.0, 0.0)
+    np.testing.assert_allclose(f(np.array(x)), y, atol=0)
+    v2 = solvers.tv2_envelope(x, y, variant="no-skip")
+    assert envelope_violation(f, v2, (-2, 4)) == 0.0
+    assert envelope_violation(f, solvers.tv2_envelope(x, y), (-2, 4)) == pytest.approx(2.0, abs=1e-15)
+    # outside the wedge at t = 3: f(3) in [4, 5]; a right slope 3 gives f(3) = 6, one above.
+    g = PL([0.0, 1.0, 2.0], [0.0, 1.0, 3.0], 1.0, 3.0)
+    assert envelope_violation(g, v2, (-2, 3)) == pytest.approx(1.0, abs=1e-15)
 
 
 # ----------------------------------------------------------------------------- cost gap

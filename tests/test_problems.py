@@ -7,7 +7,7 @@ import solvers
 from solvers import InputError, PiecewiseLinear as PL
 from minnorm.metrics import envelope_violation
 from minnorm.problems import DESIGNS, TARGETS, make_problem, make_target
-from minnorm.references import REFERENCES, NoSkipEnvelope, solve_reference
+from minnorm.references import REFERENCES, solve_reference
 
 
 # ----------------------------------------------------------------------------- problems
@@ -120,26 +120,38 @@ def test_tv2_references_and_envelopes():
     np.testing.assert_allclose(sreg.solution(sreg.solution.x), reg.solution.fitted, atol=1e-12)
 
 
-def test_no_skip_envelope_boundary_dominated():
-    # MATH G4: x = (0,1,2), y = (0,1,3): V1 = 1, V2 = 2, tau = (|1+2| - 1)/2 = 1.
+def test_no_skip_reference_envelope_math_g4():
+    # MATH G4 (B.2 corrected): x = (0,1,2), y = (0,1,3): V2 = 2; f(0.5) in [0, 0.5],
+    # f(-1) in [-1, 0], f(3) in [4, 5]; f = 2 relu(x - 1/2) is a one-knot minimiser.
     x, y = [0.0, 1.0, 2.0], [0.0, 1.0, 3.0]
     ref = solve_reference("tv2:no-skip", x, y)
     env = ref.envelope
-    assert isinstance(env, NoSkipEnvelope) and env.tau == 1.0
+    assert isinstance(env, solvers.Envelope) and env.variant == "no-skip"
     assert ref.value == pytest.approx(2.0, abs=1e-12)
+    for t0, lo, hi in ((0.5, 0.0, 0.5), (-1.0, -1.0, 0.0), (3.0, 4.0, 5.0)):
+        assert env.lower(t0) == pytest.approx(lo, abs=1e-15) and env.upper(t0) == pytest.approx(hi, abs=1e-15)
     assert envelope_violation(ref.solution, env, (-2, 4)) <= 1e-14
-    # Extreme minimisers: the whole slope change tau at x_1 (left slope 0) or at x_n (right slope 1).
+    # Minimisers by hand (cost 2 each): all of tau = 1 at x_1 (left slope 0), all at x_n (right
+    # slope 1), and the one-knot 2 relu(x - 1/2), which bends inside [x_1, x_2].
     left = PL([0.0, 1.0, 2.0], [0.0, 1.0, 3.0], 0.0, 2.0)
     right = PL([0.0, 1.0, 2.0], [0.0, 1.0, 3.0], 1.0, 1.0)
-    for f in (left, right):
+    one = PL.from_knots([0.5], [2.0], 0.0, 0.0)
+    for f in (left, right, one):
         assert solvers.tv2_cost(f, "no-skip") == pytest.approx(2.0, abs=1e-15)
         assert envelope_violation(f, env, (-2, 4)) <= 1e-15
-    assert env.upper(-2.0) == pytest.approx(0.0) and env.lower(-2.0) == pytest.approx(-2.0)
-    assert env.lower(4.0) == pytest.approx(5.0) and env.upper(4.0) == pytest.approx(7.0)
-    # The V1 envelope (unique solution) would flag the left extreme minimiser.
+    sp = solve_reference("tv2:no-skip:sparsest", x, y)
+    np.testing.assert_allclose(sp.solution.knots, [0.5], atol=1e-15)
+    # Not a minimiser: 0.1 above the chord at t = 0.5 (V2 cost 3 > 2) is flagged by exactly 0.1.
+    bump = PL([0.0, 0.5, 1.0, 2.0], [0.0, 0.6, 1.0, 3.0], 1.0, 2.0)
+    assert envelope_violation(bump, env, (-2, 4)) == pytest.approx(0.1, abs=1e-15)
+    # The V1 envelope (unique solution) would flag the left extreme minimiser by 2 at t = -2.
     assert envelope_violation(left, solvers.tv2_envelope(x, y), (-2, 4)) == pytest.approx(2.0)
-    # Not boundary dominated: identical to the V1 envelope.
-    assert NoSkipEnvelope(solvers.tv2_envelope([0, 1, 2], [0, 1, 0]), [0, 1, 2], [0, 1, 0]).tau == 0.0
+    # Not boundary dominated (MATH G1): the V2 set is the V1 set.
+    hat = solve_reference("tv2:no-skip", [0, 1, 2], [0, 1, 0]).envelope
+    t = np.linspace(-3, 5, 33)
+    assert hat.tau == 0.0
+    np.testing.assert_allclose(hat.lower(t), 1 - np.abs(t - 1), atol=1e-15)
+    np.testing.assert_allclose(hat.upper(t), 1 - np.abs(t - 1), atol=1e-15)
 
 
 @pytest.mark.parametrize(
