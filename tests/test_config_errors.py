@@ -72,7 +72,7 @@ CASES = [
      "reference.params.solver", "expected one of"),
     ("reference lam given twice", {"reference__lam": 0.1, "reference__params": {"lam": 0.2}},
      "reference.params.lam", "contradicts reference.lam"),
-    ("unknown init law", {"model__init": "normal"}, "model.init", "got 'normal'"),
+    ("unknown init law", {"model__init": "normal"}, "model.init", "expected one of"),
     ("unknown output_init", {"model__output_init": "ones"}, "model.output_init", "expected one of"),
     ("init_params key of another law", {"model__init_params": {"sigma_w": 2.0}}, "model.init_params.sigma_w",
      "init 'uniform' takes A, B"),
