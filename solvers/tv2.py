@@ -1102,9 +1102,12 @@ def _exact_regression(data, lam, variant, select, solver, allow_inaccurate):
     if variant == "skip":
         return _v1_regression(data, lam, select, solver, allow_inaccurate, cert, lam_max)
     z, label, status = _v1_data_knot_cvxpy(data, lam, solver, allow_inaccurate, variant="no-skip")
-    zp = _v2_polish(data, lam, z)
-    if zp is not None:
+    from .tv2_conic import polish_data_knot_regression
+
+    zp, polish = polish_data_knot_regression(x, y, w, lam, z, "no-skip")
+    if polish.get("face") is not None:
         z, label = zp, f"{label} + exact polish on its active set"
+    cert["polish"] = polish
     f = _best_v2_function(data, lam, z, select)
     cert["kind"] = "data-knot conic program (MATH B.2) + dual-feasible point from stationarity"
     return _regression_solution(data, lam, variant, f, z, "exact", label, status, cert, select)
@@ -1117,84 +1120,6 @@ def _fit_function(x, z, select, variant, eta=None):
     if variant == "no-skip":
         return _v2_function(x, z, h, s, d, eta, select)[0]
     return _v1_function(x, z, h, s, d, eta, select)
-
-
-#: Largest n for the dense KKT solves of :func:`_v2_polish`.
-_POLISH_MAX_N = 2000
-
-
-def _v2_objective(x, w, y, z, lam):
-    h, s, d = _secants(x, z)
-    V = float(np.sum(np.abs(d)))
-    return _sse(w, z, y, 0.0) + lam * max(V, 0.5 * (V + abs(float(s[0] + s[-1]))))
-
-
-def _v2_polish(data, lam, z):
-    r"""Exact V2 regression fit on the active set of a conic solution ``z``, or ``None``.
-
-    On a face where the knot set :math:`K` with signs :math:`\sigma`, and which term of
-    :math:`R=\max(V,(V+|S|)/2)` is active, are known, the data-knot problem is an
-    equality-constrained QP: :math:`\min\sum w(z-y)^2+\lambda g^\top z` s.t. :math:`(Dz)_i=0`
-    off :math:`K`, with :math:`g=D^\top\sigma` (V active), :math:`(D^\top\sigma+\sigma_S S)/2`
-    (boundary active), or :math:`g=D^\top\sigma` plus :math:`\sigma_S S^\top z=\sigma^\top Dz` (the
-    tie, where the conic solution typically sits). Candidate faces come from ``z`` with its
-    slope changes below 1e-9 ... 1e-3 of the largest, or below 1e-7, 1e-5 of the largest slope,
-    treated as zero, and the affine fits (no knot); each KKT system is one
-    dense solve. The candidate of least true objective (recomputed from it) is returned if it
-    is not worse than ``z``; its dual bound (:func:`_dual_bound`) certifies it.
-    """
-    x, y, w = data.x, data.y, data.weights
-    n = x.size
-    if n > _POLISH_MAX_N:
-        return None
-    h = np.diff(x)
-    Dm = np.zeros((n - 2, n))
-    i = np.arange(n - 2)
-    Dm[i, i] = 1.0 / h[:-1]
-    Dm[i, i + 1] = -1.0 / h[:-1] - 1.0 / h[1:]
-    Dm[i, i + 2] = 1.0 / h[1:]
-    Sv = np.zeros(n)
-    Sv[[0, 1]] += [-1.0 / h[0], 1.0 / h[0]]
-    Sv[[-2, -1]] += [-1.0 / h[-1], 1.0 / h[-1]]
-    d = Dm @ z
-    big = float(np.max(np.abs(d))) if d.size else 0.0
-    best_z, best = None, _v2_objective(x, w, y, z, lam)
-    # The conic point's objective is accurate to second order in its error (its dual bound only
-    # to first order), so an exact face point within rounding of it is preferred.
-    best += 1e-13 * max(1.0, abs(best))
-    sgS = 1.0 if float(Sv @ z) >= 0 else -1.0
-    seen = set()
-    slope_scale = float(np.max(np.abs(np.diff(z) / h)))
-    faces = [(big, t) for t in (1e-9, 1e-7, 1e-5, 1e-3)] + [(slope_scale, t) for t in (1e-7, 1e-5)]
-    for ref, thr in faces + [(np.inf, 1.0)]:  # the last: no knot at all (an affine fit)
-        act = np.abs(d) > thr * ref
-        key = act.tobytes()
-        if key in seen:
-            continue
-        seen.add(key)
-        sig = np.where(act, np.sign(d), 0.0)
-        gV = Dm.T @ sig
-        C0 = Dm[~act]
-        for face in ("V", "boundary", "tie"):
-            g = gV if face != "boundary" else 0.5 * (gV + sgS * Sv)
-            C = np.vstack((C0, (sgS * Sv - gV)[None, :])) if face == "tie" else C0
-            m = C.shape[0]
-            K = np.zeros((n + m, n + m))
-            K[:n, :n] = np.diag(2.0 * w)
-            K[:n, n:] = C.T
-            K[n:, :n] = C
-            rhs = np.concatenate((2.0 * w * y - lam * g, np.zeros(m)))
-            try:
-                sol = np.linalg.solve(K, rhs)
-            except np.linalg.LinAlgError:
-                continue
-            zc = sol[:n]
-            if not np.all(np.isfinite(zc)):
-                continue
-            val = _v2_objective(x, w, y, zc, lam)
-            if val <= best:
-                best, best_z = val, zc
-    return best_z
 
 
 def _best_v2_function(data, lam, z, select):

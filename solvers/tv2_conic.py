@@ -466,7 +466,7 @@ def _value_scale(x, y, lam):
 # ----------------------------------------------------------------------------- exact polish (V1/V2 regression)
 #: Relative sizes below which a slope change of the conic solution is read as zero when its face is
 #: identified (interior-point noise is ~1e-9 of the largest; genuine small kinks can be 1e-5).
-_POLISH_THRESHOLDS = (1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9)
+_POLISH_THRESHOLDS = (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9)
 #: Polish the V1/V2 grid regressions to the exact face solution (switch, for measurements).
 POLISH_DATA_KNOT = True
 def _data_knot_objective(x, y, w, lam, z, variant):
@@ -544,19 +544,29 @@ def polish_data_knot_regression(x, y, w, lam, z, variant):
     x, y, w, z = (np.asarray(a, dtype=np.float64) for a in (x, y, w, z))
     best_z, best = z, _data_knot_objective(x, y, w, lam, z, variant)
     info = {"objective_before": best, "face": None}
-    if x.size < 3 or lam <= 0:
+    # The conic point's objective is accurate to second order in its error but its dual bound only
+    # to first order, so an exact face point within rounding of its objective is preferred.
+    best += 1e-13 * max(1.0, abs(best))
+    if x.size < 2 or lam <= 0 or (x.size == 2 and variant == "skip"):
         info["objective_after"] = best
         return best_z, info
     _, s, d = _secants(x, z)
-    # relative to the data's slope changes too: when the fit is a line (no knot) every slope
-    # change of z is solver noise, and only the empty face (tried last) is right
-    dmax = max(float(np.max(np.abs(d))), float(np.max(np.abs(_secants(x, y)[2]))))
+    # Scales the noise is measured against: the fit's own slope changes, the data's (when the fit
+    # is a line every slope change of z is solver noise, and only the empty face, tried last, is
+    # right) and the fit's slopes (kinks far smaller than the slopes they bend are noise too).
+    d_fit = float(np.max(np.abs(d))) if d.size else 0.0
+    d_data = float(np.max(np.abs(_secants(x, y)[2]))) if d.size else 0.0
+    scales = (max(d_fit, d_data), d_fit, float(np.max(np.abs(s))))
     S = float(s[0] + s[-1])
     eps = 1.0 if S >= 0 else -1.0
     cases = ("V",) if variant == "skip" else ("V", "B", "tie")
-    for thr in _POLISH_THRESHOLDS + (np.inf,):
+    seen = set()
+    for ref, thr in [(r, t) for r in scales for t in _POLISH_THRESHOLDS] + [(np.inf, 1.0)]:
         sig = np.zeros(x.size, dtype=np.int8)
-        sig[1:-1] = np.where(np.abs(d) > thr * dmax, np.sign(d), 0).astype(np.int8)
+        sig[1:-1] = np.where(np.abs(d) > thr * ref, np.sign(d), 0).astype(np.int8)
+        if sig.tobytes() in seen:
+            continue
+        seen.add(sig.tobytes())
         for case in cases:
             try:
                 with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -570,7 +580,7 @@ def polish_data_knot_regression(x, y, w, lam, z, variant):
             if val < best:
                 best_z, best = zc, val
                 info["face"] = {"threshold": thr, "case": case, "knots": int(np.count_nonzero(sig))}
-    info["objective_after"] = best
+    info["objective_after"] = _data_knot_objective(x, y, w, lam, best_z, variant)
     return best_z, info
 
 
