@@ -548,7 +548,7 @@ def polish_data_knot_regression(x, y, w, lam, z, variant):
     # to first order, so an exact face point within rounding of its objective is preferred.
     best += 1e-13 * max(1.0, abs(best))
     if x.size < 2 or lam <= 0 or (x.size == 2 and variant == "skip"):
-        info["objective_after"] = best
+        info["objective_after"] = info["objective_before"]
         return best_z, info
     _, s, d = _secants(x, z)
     # Scales the noise is measured against: the fit's own slope changes, the data's (when the fit
