@@ -214,7 +214,9 @@ class ResultStore:
 
     def __init__(self, path):
         p = Path(path)
-        self.path = p / STORE_NAME if (p.is_dir() or p.suffix == "") else p
+        # A directory named like a store file is a mistake to report, not a sweep directory to write into.
+        meant_file = p.name == STORE_NAME or p.suffix in (".sqlite", ".sqlite3", ".db")
+        self.path = p / STORE_NAME if ((p.is_dir() and not meant_file) or p.suffix == "") else p
         self._con = _connect(self.path)
         self._stale_after = STALE_AFTER
 

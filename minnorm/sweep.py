@@ -577,6 +577,9 @@ class _LocalPool:
         # multi-threaded OpenMP region the parent's threads could have left locked, so each
         # worker runs torch single-threaded (_worker_init) -- which it should anyway, one core each.
         self._ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        if self._ctx.get_start_method() == "fork":
+            # Imported once here, so that each fork (and each replacement of a dead worker) starts at once.
+            from . import convert, metrics, references, training  # noqa: F401
         self._handle = handle
         self._workers = [self._spawn() for _ in range(n)]
 
