@@ -129,7 +129,8 @@ def _check_schema(con, path, *, writer=False):
         if problems != ["ok"]:
             raise StoreError(f"{path}: damaged results store (sqlite quick_check: {'; '.join(problems[:3])})")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: not a readable SQLite results store ({exc})") from None
+        what = "not a readable SQLite results store" if "not a database" in str(exc) else "damaged results store"
+        raise StoreError(f"{path}: {what} ({exc})") from None
     return True
 
 
@@ -302,13 +303,15 @@ class ResultStore:
         con, now = self._con, time.time()
         con.execute("BEGIN IMMEDIATE")
         try:
-            finished = self.finished_keys()
-            held = {}
+            finished, held = set(), {}
             for i in range(0, len(keys), 500):  # SQLite's limit on bound parameters
                 chunk = keys[i:i + 500]
+                marks = ", ".join("?" * len(chunk))
+                finished.update(k for (k,) in con.execute(
+                    f"SELECT key FROM runs WHERE key IN ({marks}) AND status IN "
+                    f"({', '.join('?' * len(FINAL_STATUSES))})", chunk + list(FINAL_STATUSES)))
                 held.update({k: rest for k, *rest in con.execute(
-                    f"SELECT key, owner, host, pid, heartbeat FROM claims WHERE key IN ({', '.join('?' * len(chunk))})",
-                    chunk)})
+                    f"SELECT key, owner, host, pid, heartbeat FROM claims WHERE key IN ({marks})", chunk)})
             claimed, taken = [], []
             for k in keys:
                 h = held.get(k)

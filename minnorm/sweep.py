@@ -834,29 +834,30 @@ def run_sweep(config, out_dir=None, *, workers=None, scheduler=None, serial=Fals
     n_retried, n_skipped, interrupted = 0, 0, None
     owner = Owner()
     store_path = out / STORE_NAME
-    with ResultStore(store_path) as store, _signals_raise():
-        stop = threading.Event()
-        beat = None
-        try:
-            store.record_sweep(config.name, config_to_dict(config), _now())
-            done = store.finished_keys()
-            pending = [r for r in runs if r.key not in done]
-            n_skipped = len(runs) - len(pending)
-            if pending:
-                beat = threading.Thread(target=heartbeat, args=(store.path, owner, stop), daemon=True,
-                                        name="minnorm-claims-heartbeat")
-                beat.start()
-                n_retried = _execute(store, owner, config.name, pending, workers, scheduler, serial, progress,
-                                     counts, errors, elsewhere)
-        except _Signalled as sig:
-            interrupted = signal.Signals(sig.signum).name
-        except KeyboardInterrupt:  # not in the main thread, or a handler of the caller's
-            interrupted = "SIGINT"
-        finally:
-            stop.set()
-            if beat is not None:
-                beat.join(10)
-            store.release(owner)
+    try:
+        with ResultStore(store_path) as store, _signals_raise():
+            stop = threading.Event()
+            beat = None
+            try:
+                store.record_sweep(config.name, config_to_dict(config), _now())
+                done = store.finished_keys()
+                pending = [r for r in runs if r.key not in done]
+                n_skipped = len(runs) - len(pending)
+                if pending:
+                    beat = threading.Thread(target=heartbeat, args=(store.path, owner, stop), daemon=True,
+                                            name="minnorm-claims-heartbeat")
+                    beat.start()
+                    n_retried = _execute(store, owner, config.name, pending, workers, scheduler, serial, progress,
+                                         counts, errors, elsewhere)
+            finally:
+                stop.set()
+                if beat is not None:
+                    beat.join(10)
+                store.release(owner)
+    except _Signalled as sig:  # also when it lands in the clean-up: the claims then simply go stale
+        interrupted = signal.Signals(sig.signum).name
+    except KeyboardInterrupt:  # not in the main thread, or a handler of the caller's
+        interrupted = "SIGINT"
     wall = time.perf_counter() - t0
     rates = None
     if interrupted is None:
