@@ -172,24 +172,28 @@ def _kill_workers(times, stop, killed):
     seen = set()
     me = psutil.Process()
     while not stop.is_set() and len(killed) < times:
-        fresh = [c.pid for c in me.children() if c.pid not in seen]
+        fresh = [c for c in me.children() if c.pid not in seen]
         if fresh:
-            seen.add(fresh[0])
-            time.sleep(0.2)  # let it take its task
+            child = fresh[0]
+            seen.add(child.pid)
             try:
-                os.kill(fresh[0], signal.SIGKILL)
-                killed.append(fresh[0])
-            except ProcessLookupError:
+                # A forked worker waiting for a task uses no CPU: once it does, it is running its task.
+                deadline = time.time() + 60
+                while sum(child.cpu_times()[:2]) < 0.1 and time.time() < deadline and not stop.is_set():
+                    time.sleep(0.01)
+                os.kill(child.pid, signal.SIGKILL)
+                killed.append(child.pid)
+            except (ProcessLookupError, psutil.NoSuchProcess):
                 pass
         time.sleep(0.02)
 
 
-def _run_with_killer(cfg, out, times):
+def _run_with_killer(times, run):
     stop, killed = threading.Event(), []
     t = threading.Thread(target=_kill_workers, args=(times, stop, killed), daemon=True)
     t.start()
     try:
-        return run_sweep(cfg, out, workers=1, progress=False), killed
+        return run(), killed
     finally:
         stop.set()
         t.join()
@@ -197,21 +201,23 @@ def _run_with_killer(cfg, out, times):
 
 def test_a_killed_worker_is_retried_in_a_fresh_one(tmp_path):
     cfg = _cfg(steps=2000, problem={"target": "sin", "design": "uniform", "n": 6})
-    s, killed = _run_with_killer(cfg, tmp_path, times=1)
+    s, killed = _run_with_killer(1, lambda: run_sweep(cfg, tmp_path, workers=1, progress=False))
     assert len(killed) == 1
     assert s.counts == {"ok": 1, "failed": 0, "diverged": 0} and s.n_retried == 1 and s.exit_code == 0
 
 
-def test_a_worker_killed_every_time_fails_its_runs_only(tmp_path):
-    d = json.loads(json.dumps(CFG))
-    d["problem"]["n"] = [6, 7]
-    d["train"]["steps"] = 2000
-    s, killed = _run_with_killer(parse_config(d), tmp_path, times=MAX_RETRIES + 1)
+def test_a_worker_killed_every_time_fails_its_runs_only_and_the_cli_exits_3(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(TOML.format(steps=2000).replace("n = [6, 7, 8, 9, 10, 11]", "n = [6, 7]"))
+    argv = ["sweep", str(cfg), "--out", str(tmp_path / "out"), "--workers", "1", "--no-progress", "--no-report"]
+    code, killed = _run_with_killer(MAX_RETRIES + 1, lambda: main(argv))
     assert len(killed) == MAX_RETRIES + 1
-    assert s.counts == {"ok": 1, "failed": 1, "diverged": 0} and s.n_retried == MAX_RETRIES
-    df = load_results(tmp_path).set_index("status")
+    out, err = capsys.readouterr()
+    assert code == 3, (out, err)
+    assert "1 ok, 0 diverged, 1 failed" in out and f"{MAX_RETRIES} tasks retried" in out
+    assert "1 runs failed" in err
+    df = load_results(tmp_path / "out").set_index("status")
     assert "SIGKILL" in df.loc["failed", "error"] and f"{MAX_RETRIES + 1} times" in df.loc["failed", "error"]
-    assert s.exit_code == 3
 
 
 # ------------------------------------------------------------------------------ two sweeps, one store
@@ -364,7 +370,7 @@ def test_metric_names_cannot_write_outside_the_sweep_dir(tmp_path):
 
 
 # ------------------------------------------------------------------------------ scheduler
-def test_unreachable_scheduler_is_reported_at_once(tmp_path):
+def test_unreachable_scheduler_is_reported_at_once(tmp_path, capsys):
     pytest.importorskip("distributed")
     t0 = time.perf_counter()
     with pytest.raises(SchedulerError, match=r"127\.0\.0\.1:1"):
@@ -372,3 +378,7 @@ def test_unreachable_scheduler_is_reported_at_once(tmp_path):
     assert time.perf_counter() - t0 < 10  # distributed alone waits 30 s
     rows, claims = _store_rows(tmp_path / STORE_NAME)
     assert rows == [] and claims == 0
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(TOML.format(steps=10))
+    assert main(["sweep", str(cfg), "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:1", "--no-progress"]) == 2
+    assert "cannot connect to 127.0.0.1:1" in capsys.readouterr().err
