@@ -37,7 +37,6 @@ Faults (issue 9):
 from __future__ import annotations
 
 import concurrent.futures as cf
-import json
 import math
 import os
 import signal
@@ -540,7 +539,7 @@ def _worker_main(conn, parent_pid):
         task_id, specs = msg
         try:
             run_population(specs, single_thread=True,
-                           on_row=lambda row, refs: conn.send(("row", task_id, row, refs)))
+                           on_row=lambda row, refs, t=task_id: conn.send(("row", t, row, refs)))
             conn.send(("done", task_id))
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which records it
             conn.send(("error", task_id, _error_text(exc)))
