@@ -1,7 +1,9 @@
 """The ``minnorm`` command line: sweeps, exact solutions, plots and reports.
 
-Exit codes: 0 success; 2 bad usage, bad configuration or bad input data (one message on
-stderr, no traceback); 1 an unexpected error (with its traceback).
+Exit codes: 0 success; 2 bad usage, bad configuration, bad input data or an unusable results
+store (one message on stderr, no traceback); 1 an unexpected error (with its traceback);
+``sweep`` also: 3 the sweep finished but some runs failed (their errors are in the summary and
+the store), 128 + signal when interrupted (130 SIGINT, 143 SIGTERM; finished runs are kept).
 """
 
 from __future__ import annotations
@@ -191,7 +193,7 @@ def _cmd_reproduce(args):
 
 def _cmd_sweep(args):
     from .config import load_config
-    from .sweep import run_sweep
+    from .sweep import SweepInterrupted, run_sweep
 
     cfg = load_config(args.config)
     if args.workers is not None and args.workers < 1:
@@ -200,12 +202,19 @@ def _cmd_sweep(args):
         raise UsageError("--serial and --scheduler are mutually exclusive")
     _writable_dir(args.out if args.out is not None else cfg.output_dir(),
                   "--out" if args.out is not None else "output.dir")
-    summary = run_sweep(cfg, args.out, workers=args.workers, scheduler=args.scheduler, serial=args.serial,
-                        progress=not args.no_progress, report=False if args.no_report else None)
+    try:
+        summary = run_sweep(cfg, args.out, workers=args.workers, scheduler=args.scheduler, serial=args.serial,
+                            progress=not args.no_progress, report=False if args.no_report else None)
+    except SweepInterrupted as exc:
+        print(exc.summary, file=sys.stderr)
+        return exc.exit_code
     print(summary)
     if not args.no_report and cfg.output["report"]:
         print(f"report: {summary.out_dir / 'report.md'}")
-    return 0
+    if summary.counts.get("failed"):
+        print(f"minnorm sweep: {summary.counts['failed']} runs failed (exit status {summary.exit_code}); "
+              f"fix the cause and re-run to retry them", file=sys.stderr)
+    return summary.exit_code
 
 
 def _law_params(items):

@@ -6,7 +6,9 @@ each reference its samples, certificate and envelope, so no network is retrained
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -46,6 +48,26 @@ def _varying(df, exclude=("seed",)):
     return [a for a in AXES if a in df.columns and a not in exclude and df[a].nunique(dropna=True) > 1]
 
 
+def _safe_name(text):
+    """A file-name part made from store contents (metric names, run keys) that stays in its folder.
+
+    Anything but letters, digits, ``_``, ``+``, ``-`` and ``=`` becomes ``_`` (no separator, no
+    ``..``); a name that had to change gets a short hash of the original so two names never collide.
+    """
+    text = str(text)
+    safe = re.sub(r"[^A-Za-z0-9_+=-]", "_", text)[:80]
+    if safe != text:
+        safe += "-" + hashlib.sha256(text.encode()).hexdigest()[:6]
+    return safe
+
+
+def _inside(folder, path):
+    """``path``, after checking that it lies in ``folder`` (belt and braces for :func:`_safe_name`)."""
+    if Path(folder).resolve() not in Path(path).resolve().parents:
+        raise ValueError(f"refusing to write {path}: outside {folder}")
+    return path
+
+
 def _function(d):
     from solvers import PiecewiseLinear
 
@@ -71,8 +93,8 @@ def write_figures(out_dir, *, n_fits=4):
 
     out = Path(out_dir)
     figdir = out / FIGURES
+    df = load_results(out / STORE_NAME)  # an unusable store is reported before anything is written
     figdir.mkdir(parents=True, exist_ok=True)
-    df = load_results(out / STORE_NAME)
     _, cfg = _sweep_config(out)
     main = (cfg.get("metrics") or {}).get("main", "linf")
     written = []
@@ -90,7 +112,7 @@ def write_figures(out_dir, *, n_fits=4):
             sub = ok[np.isfinite(vals) & (vals > 0)]
             if sub[x].nunique() < 2:
                 continue
-            stem = figdir / f"convergence_{metric}_vs_{x}"
+            stem = _inside(figdir, figdir / f"convergence_{_safe_name(metric)}_vs_{x}")
             fig = plots.plot_convergence(sub, x=x, y=metric, hue=hue if hue != x else None)
             plots.save_figure(fig, stem)  # PNG and PDF
             written.append(stem.with_suffix(".png"))
@@ -133,7 +155,7 @@ def _fit_figures(ok, out, figdir, n_fits):
         spec = json.loads(row["config"]) if isinstance(row.get("config"), str) else None
         problem = _make_problem(spec) if spec else None
         f_net = _function(json.loads(row["function"]))
-        path = figdir / f"fit_width{int(row['width'])}_{row['key'][:8]}.png"
+        path = _inside(figdir, figdir / f"fit_width{int(row['width'])}_{_safe_name(str(row['key'])[:8])}.png")
         title = f"width {int(row['width'])}, seed {row['seed']}, {_label(row)}"
         fig = plots.plot_fit(problem, f_net, _StoredReference(rec), title=title,
                              labels=[f"network (width {int(row['width'])})"],

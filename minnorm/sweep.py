@@ -13,31 +13,61 @@ through a :class:`concurrent.futures.Executor`:
 
 Each task builds the problem, solves the reference once per process (cached by problem,
 reference and lam), trains the population, converts each network exactly with
-:func:`minnorm.convert.to_function` and measures it with :func:`minnorm.metrics.compare`. The
-parent writes each finished population to the store in one transaction as it completes, so a
-killed sweep loses only the populations in flight. A failing run becomes a ``"failed"`` row
-(a diverged one a ``"diverged"`` row) with the error text; the sweep goes on.
+:func:`minnorm.convert.to_function` and measures it with :func:`minnorm.metrics.compare`.
+
+Faults (issue 9):
+
+- **Commits.** Locally (pool or serial) each run is sent to the parent and committed as soon as
+  it is measured; through Dask or your own executor, as soon as its population returns. The
+  networks of a population train together, so a kill loses the populations still training.
+- **Claims.** The parent claims a population's runs in the store just before starting it (see
+  :mod:`minnorm.store`): two sweeps into one store share the work, each run is trained once, and
+  each summary counts only what its sweep did.
+- **Signals.** SIGINT, SIGTERM and SIGHUP stop the workers at once, keep what is committed and
+  raise :class:`SweepInterrupted` (``exit_code`` 128 + signal). Local workers die with their
+  parent (``PR_SET_PDEATHSIG`` on Linux, and a watchdog thread polling ``os.getppid()``), so even
+  a ``kill -9`` of the parent leaves no orphan.
+- **Dead workers.** A local worker that dies (killed, out of memory) costs only its own task: its
+  unfinished runs are retried in a fresh worker up to :data:`MAX_RETRIES` times, then recorded
+  ``"failed"`` with the reason. (A Dask cluster retries on its own.)
+- A failing run becomes a ``"failed"`` row (a diverged one a ``"diverged"`` row) with the error
+  text; the sweep goes on and :attr:`SweepSummary.exit_code` is non-zero.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import json
 import math
 import os
+import signal
+import socket
+import sys
+import threading
 import time
 import traceback
 import warnings
+from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from .config import RunSpec, SweepConfig, canonical_json, config_to_dict, expand, group_populations, load_config
-from .store import STORE_NAME, ResultStore, load_results
+from solvers.errors import InputError
 
-__all__ = ["run_sweep", "SweepSummary", "run_population"]
+from .config import RunSpec, SweepConfig, canonical_json, config_to_dict, expand, group_populations, load_config
+from .store import STORE_NAME, Owner, ResultStore, StoreError, heartbeat, load_results
+
+__all__ = ["run_sweep", "SweepSummary", "SweepInterrupted", "SchedulerError", "run_population", "MAX_RETRIES",
+           "EXIT_RUNS_FAILED"]
+
+#: Times the unfinished runs of a task whose worker died are retried in a fresh worker.
+MAX_RETRIES = 2
+#: Exit status of a sweep that finished but recorded failed runs (interrupted: 128 + signal number).
+EXIT_RUNS_FAILED = 3
+#: Seconds to wait for a Dask scheduler to answer.
+SCHEDULER_TIMEOUT = 10.0
 
 #: Points at which the reference is sampled for plots (stored once per reference).
 REFERENCE_GRID = 801
@@ -149,7 +179,7 @@ def _f(v):
     return v if math.isfinite(v) else None
 
 
-def run_population(specs, *, single_thread=True):
+def run_population(specs, *, single_thread=True, on_row=None):
     """Execute one population of runs (the unit of work of a sweep).
 
     Parameters
@@ -159,6 +189,9 @@ def run_population(specs, *, single_thread=True):
     single_thread : bool
         Set ``torch.set_num_threads(1)``; parallel workers each use one core, so intra-op
         threads would only oversubscribe the machine.
+    on_row : callable, optional
+        ``on_row(row, references)`` is called with each row as soon as it is measured (and the
+        references it uses), so the caller can commit it before the next run is measured.
 
     Returns
     -------
@@ -185,8 +218,10 @@ def run_population(specs, *, single_thread=True):
     except Exception as exc:  # the whole population failed before any network finished
         wall = (time.perf_counter() - t0) / len(specs)
         err = _error_text(exc)
-        return {"rows": [_row(s, k, population, "failed", err, versions, wall) for s, k in zip(specs, keys)],
-                "references": references}
+        rows = [_row(s, k, population, "failed", err, versions, wall) for s, k in zip(specs, keys)]
+        for row in rows if on_row is not None else ():
+            on_row(row, references)
+        return {"rows": rows, "references": references}
     train_wall = time.perf_counter() - t0
     from .metrics import compare
 
@@ -205,6 +240,8 @@ def run_population(specs, *, single_thread=True):
         metrics["population_size"] = len(specs)
         rows[i] = _row(spec, key, population, status, err, versions, wall, metrics=metrics, function=fn_dict,
                        reference_key=rkey, certificate=rec)
+        if on_row is not None:
+            on_row(rows[i], {rkey: references[rkey]})
     return {"rows": rows, "references": references}
 
 
@@ -306,7 +343,7 @@ class SweepSummary:
     n_skipped : int
         Runs already finished in the store (resume).
     counts : dict
-        ``{"ok": .., "failed": .., "diverged": ..}`` of the runs executed now.
+        ``{"ok": .., "failed": .., "diverged": ..}`` of the runs executed now, by this sweep.
     wall_time : float
         Seconds.
     main_metric : str
@@ -314,6 +351,12 @@ class SweepSummary:
         Fitted rates of ``main_metric`` vs width (with bootstrap CIs), if width varies.
     errors : list of str
         The first few error texts.
+    n_elsewhere : int
+        Runs left to another sweep into the same store (claimed by it, or finished by it meanwhile).
+    n_retried : int
+        Tasks re-run because their worker process died.
+    interrupted : str or None
+        The signal that stopped the sweep (``"SIGINT"``, ``"SIGTERM"``, ...), or None.
     """
 
     name: str
@@ -326,6 +369,18 @@ class SweepSummary:
     main_metric: str
     rates: object = None
     errors: list = field(default_factory=list)
+    n_elsewhere: int = 0
+    n_retried: int = 0
+    interrupted: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every run of this sweep is ok or diverged (diverged runs are results);
+        128 + signal number when interrupted (130 SIGINT, 143 SIGTERM); :data:`EXIT_RUNS_FAILED`
+        when runs failed."""
+        if self.interrupted is not None:
+            return 128 + int(getattr(signal, self.interrupted, 0))
+        return EXIT_RUNS_FAILED if self.counts.get("failed", 0) else 0
 
     def __str__(self):
         c = self.counts
@@ -335,6 +390,14 @@ class SweepSummary:
             f"in {self.wall_time:.1f} s",
             f"store: {self.store}",
         ]
+        if self.n_elsewhere:
+            lines.append(f"{self.n_elsewhere} runs left to another sweep writing into the same store")
+        if self.n_retried:
+            lines.append(f"{self.n_retried} tasks retried after their worker process died")
+        if self.interrupted is not None:
+            todo = self.n_runs - self.n_skipped - sum(c.values()) - self.n_elsewhere
+            lines.append(f"interrupted by {self.interrupted}: {todo} runs not finished (finished runs are in the "
+                         f"store; re-run to resume)")
         if self.rates is not None and len(self.rates):
             lines.append(f"rate of {self.main_metric} vs width ({self.main_metric} ~ C * width^slope, "
                          f"95% bootstrap CI over seeds):")
@@ -342,6 +405,61 @@ class SweepSummary:
         for e in self.errors[:3]:
             lines.append("error: " + e.strip().splitlines()[0])
         return "\n".join(lines)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by a signal. ``summary`` says what it did; ``exit_code`` is 128 + signal.
+
+    A :class:`KeyboardInterrupt` (not an ``Exception``), so ``except Exception`` does not swallow it.
+    """
+
+    def __init__(self, summary):
+        super().__init__(f"sweep {summary.name!r} interrupted by {summary.interrupted}")
+        self.summary = summary
+
+    @property
+    def exit_code(self):
+        return self.summary.exit_code
+
+
+class SchedulerError(InputError, ConnectionError):
+    """The Dask scheduler given by ``scheduler=`` cannot be reached."""
+
+
+class _Signalled(BaseException):
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_raise():
+    """In the main thread, turn SIGINT/SIGTERM/SIGHUP into :class:`_Signalled` (ignored ones stay ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+
+    def handler(signum, frame):
+        # A second signal during the clean-up gets the old action (default: end the process).
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        raise _Signalled(signum)
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        old = signal.getsignal(sig)
+        if old is signal.SIG_IGN:  # e.g. nohup, or a background job's SIGINT
+            continue
+        previous[sig] = signal.SIG_DFL if old is None else old
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def format_rates(rates):
@@ -385,30 +503,247 @@ def _worker_init():
     torch.set_num_threads(1)
 
 
-def _make_executor(workers, scheduler, serial):
-    """(executor or None for serial, cleanup callable) for the requested backend."""
-    if serial:
-        return None, (lambda: None)
-    if isinstance(scheduler, cf.Executor):
-        return scheduler, (lambda: None)
-    if scheduler is None:
-        import multiprocessing as mp
-        import sys
+def _die_with_parent(parent_pid):
+    """Make this worker end when the sweep's parent process ends, however it ends."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
 
-        # fork on Linux: workers inherit the imported modules (torch + cvxpy take seconds to
-        # import, which would eat the speed-up of short sweeps). A forked child must not enter a
-        # multi-threaded OpenMP region the parent's pool threads could have left locked, so each
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - the watchdog below still works
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch():  # portable fallback (macOS has no PDEATHSIG)
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="minnorm-parent-watchdog", daemon=True).start()
+
+
+def _worker_main(conn, parent_pid):
+    """Loop of a local worker process: receive ``(task_id, specs)``, send each row, then ``done``."""
+    _die_with_parent(parent_pid)
+    # Ctrl-C reaches the whole process group: the parent decides, and stops the workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):  # a forked child inherits the parent's Python handlers
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    _worker_init()
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        task_id, specs = msg
+        try:
+            run_population(specs, single_thread=True,
+                           on_row=lambda row, refs, t=task_id: conn.send(("row", t, row, refs)))
+            conn.send(("done", task_id))
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which records it
+            conn.send(("error", task_id, _error_text(exc)))
+
+
+def _exit_reason(code):
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (killed: out of memory?)" if -code == signal.SIGKILL else ""
+        return f"worker process died from {name}{hint}"
+    return f"worker process exited with status {code}"
+
+
+class _Worker:
+    def __init__(self, proc, conn):
+        self.proc, self.conn, self.task = proc, conn, None
+
+
+class _LocalPool:
+    """Local worker processes, one task each at a time.
+
+    Unlike :class:`concurrent.futures.ProcessPoolExecutor`, whose pool breaks as a whole when one
+    worker dies, the pool knows which task each worker runs: a dead worker costs its own task only
+    and is replaced, and each row comes back as soon as it is measured.
+    """
+
+    def __init__(self, n, handle):
+        import multiprocessing as mp
+
+        # fork on Linux: workers inherit the imported modules. A forked child must not enter a
+        # multi-threaded OpenMP region the parent's threads could have left locked, so each
         # worker runs torch single-threaded (_worker_init) -- which it should anyway, one core each.
-        method = "fork" if sys.platform == "linux" else "spawn"
-        ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
-                                    initializer=_worker_init)
-        return ex, (lambda: ex.shutdown(wait=True, cancel_futures=True))
+        self._ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        if self._ctx.get_start_method() == "fork":
+            # Imported once here, so that each fork (and each replacement of a dead worker) starts at once.
+            from . import convert, metrics, references, training  # noqa: F401
+        self._handle = handle
+        self._workers = [self._spawn() for _ in range(n)]
+
+    def _spawn(self):
+        parent_conn, child_conn = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_worker_main, args=(child_conn, os.getpid()), daemon=True,
+                                 name="minnorm-worker")
+        proc.start()
+        child_conn.close()  # so that the parent reads EOF when the worker dies
+        return _Worker(proc, parent_conn)
+
+    def free(self):
+        return sum(w.task is None for w in self._workers)
+
+    def submit(self, task_id, specs):
+        for i, w in enumerate(self._workers):
+            if w.task is not None:
+                continue
+            if not w.proc.is_alive():  # died while idle: replace it, charge nobody
+                w = self._workers[i] = self._spawn()
+            w.conn.send((task_id, specs))
+            w.task = task_id
+            return
+        raise RuntimeError("no idle worker")  # pragma: no cover - the caller checks free()
+
+    def poll(self, timeout):
+        from multiprocessing.connection import wait
+
+        ready = set(wait([w.conn for w in self._workers] + [w.proc.sentinel for w in self._workers], timeout))
+        for i, w in enumerate(self._workers):
+            dead = w.proc.sentinel in ready
+            if w.conn in ready:
+                try:
+                    while w.conn.poll():  # rows sent before a death are still good
+                        msg = w.conn.recv()
+                        if msg[0] in ("done", "error"):
+                            w.task = None
+                        self._handle(msg)
+                except (EOFError, OSError):
+                    dead = True
+            if dead or not w.proc.is_alive():
+                w.proc.join(5)
+                task, code = w.task, w.proc.exitcode
+                w.conn.close()
+                self._workers[i] = self._spawn()
+                if task is not None:
+                    self._handle(("died", task, _exit_reason(code)))
+
+    def close(self):
+        """Stop every worker now (running tasks are abandoned; what they committed stays)."""
+        for w in self._workers:
+            if w.proc.is_alive():
+                w.proc.terminate()
+        deadline = time.monotonic() + 3.0
+        for w in self._workers:
+            w.proc.join(max(0.0, deadline - time.monotonic()))
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join(1.0)
+            w.conn.close()
+
+
+class _SerialBackend:
+    """Runs each task in this process when submitted (rows are handled as they are measured)."""
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    def free(self):
+        return 1
+
+    def submit(self, task_id, specs):
+        try:
+            run_population(specs, single_thread=False,
+                           on_row=lambda row, refs: self._handle(("row", task_id, row, refs)))
+            self._handle(("done", task_id))
+        except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
+            self._handle(("error", task_id, _error_text(exc)))
+
+    def poll(self, timeout):
+        pass
+
+    def close(self):
+        pass
+
+
+class _ExecutorBackend:
+    """Any :class:`concurrent.futures.Executor` (Dask's included): whole populations come back."""
+
+    def __init__(self, executor, slots, handle, cleanup):
+        self._ex, self._slots, self._handle, self._cleanup = executor, slots, handle, cleanup
+        self._futures = {}
+
+    def free(self):
+        return self._slots - len(self._futures)
+
+    def submit(self, task_id, specs):
+        self._futures[self._ex.submit(run_population, specs, single_thread=True)] = task_id
+
+    def poll(self, timeout):
+        done, _ = cf.wait(list(self._futures), timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        for fut in done:
+            task_id = self._futures.pop(fut)
+            try:
+                result = fut.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. a Dask KilledWorker after its own retries
+                self._handle(("error", task_id, _error_text(exc)))
+                continue
+            for row in result["rows"]:
+                self._handle(("row", task_id, row, result["references"]))
+            self._handle(("done", task_id))
+
+    def close(self):
+        for fut in self._futures:
+            fut.cancel()
+        self._cleanup()
+
+
+def _scheduler_address(address):
+    """``(host, port)`` of a ``tcp://host:port`` or ``host:port`` address, else None."""
+    rest = address[len("tcp://"):] if address.startswith("tcp://") else address
+    if "://" in rest:
+        return None
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _dask_client(address, timeout=SCHEDULER_TIMEOUT):
+    """A ``distributed.Client`` on ``address``, or a :class:`SchedulerError` within ``timeout`` s."""
+    from distributed import Client
+
+    hp = _scheduler_address(address)
+    if hp is not None:
+        # A refused or unroutable port is known at once; distributed would retry it for 30 s.
+        try:
+            socket.create_connection(hp, timeout=min(3.0, timeout)).close()
+        except OSError as exc:
+            raise SchedulerError(f"scheduler {address!r}: cannot connect to {hp[0]}:{hp[1]} ({exc}); "
+                                 f"is a Dask scheduler running there?") from None
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerError(f"scheduler {address!r}: no Dask scheduler answered within {timeout:g} s "
+                             f"({exc})") from None
+
+
+def _make_backend(workers, scheduler, serial, handle):
+    """The backend that executes tasks: serial, a local pool, or a concurrent.futures executor."""
+    if serial:
+        return _SerialBackend(handle)
+    if scheduler is None:
+        return _LocalPool(workers, handle)
+    if isinstance(scheduler, cf.Executor):
+        return _ExecutorBackend(scheduler, workers, handle, lambda: None)
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("scheduler=... needs dask.distributed: pip install 'minnorm[dask]'") from exc
     if hasattr(scheduler, "get_executor"):  # a distributed.Client made by the caller
-        return scheduler.get_executor(pure=False), (lambda: None)
+        return _ExecutorBackend(scheduler.get_executor(pure=False), workers, handle, lambda: None)
     if scheduler == "local-dask":
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
@@ -417,11 +752,11 @@ def _make_executor(workers, scheduler, serial):
             client.close()
             cluster.close()
 
-        return client.get_executor(pure=False), cleanup
+        return _ExecutorBackend(client.get_executor(pure=False), workers, handle, cleanup)
     if not isinstance(scheduler, str):
         raise ValueError(f"scheduler must be None, 'local-dask', an address or an Executor; got {scheduler!r}")
-    client = Client(scheduler)
-    return client.get_executor(pure=False), client.close
+    client = _dask_client(scheduler)
+    return _ExecutorBackend(client.get_executor(pure=False), workers, handle, client.close)
 
 
 def _tasks(pending, parallel, workers):
@@ -459,10 +794,12 @@ def run_sweep(config, out_dir=None, *, workers=None, scheduler=None, serial=Fals
         Output directory (default: ``config.output.dir`` or ``runs/<name>``). The store is
         ``out_dir/results.sqlite``.
     workers : int, optional
-        Parallel workers (default: all cores, ``os.cpu_count()``).
+        Parallel workers (default: all cores, ``os.cpu_count()``); with an executor or a Dask
+        scheduler, the number of tasks kept in flight.
     scheduler : None, "local-dask", str or concurrent.futures.Executor
         Where to run: a local process pool (None), a local Dask cluster, a Dask scheduler
-        address (``"tcp://host:8786"``), or an executor you manage.
+        address (``"tcp://host:8786"``; unreachable: :class:`SchedulerError` within
+        :data:`SCHEDULER_TIMEOUT` s), or an executor you manage.
     serial : bool
         Run in this process, one population after the other.
     progress : bool
@@ -473,49 +810,69 @@ def run_sweep(config, out_dir=None, *, workers=None, scheduler=None, serial=Fals
     Returns
     -------
     SweepSummary
+        Its ``exit_code`` is non-zero when runs failed.
+
+    Raises
+    ------
+    SweepInterrupted
+        On SIGINT, SIGTERM or SIGHUP (in the main thread), after stopping the workers; its
+        ``summary`` says what was done and committed.
+    StoreError
+        ``out_dir/results.sqlite`` is a directory, not SQLite, not a minnorm store, or damaged.
     """
     t0 = time.perf_counter()
     if not isinstance(config, SweepConfig):
         config = load_config(config)
     out = Path(out_dir) if out_dir is not None else config.output_dir()
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"{out}: the output directory is a file")
     out.mkdir(parents=True, exist_ok=True)
     workers = int(workers or os.cpu_count() or 1)
     if workers < 1:
         raise ValueError(f"workers must be >= 1; got {workers}")
     runs = expand(config)
     counts = {"ok": 0, "failed": 0, "diverged": 0}
-    errors = []
-    with ResultStore(out / STORE_NAME) as store:
-        store.record_sweep(config.name, config_to_dict(config), _now())
-        done = store.finished_keys()
-        pending = [r for r in runs if r.key not in done]
-        n_skipped = len(runs) - len(pending)
-        if pending:
-            executor, cleanup = _make_executor(workers, scheduler, serial)
-            tasks = _tasks(pending, executor is not None, workers)
-            bar = _progress(len(pending), config.name, progress)
+    errors, elsewhere = [], set()
+    n_retried, n_skipped, interrupted = 0, 0, None
+    owner = Owner()
+    store_path = out / STORE_NAME
+    try:
+        with ResultStore(store_path) as store, _signals_raise():
+            stop = threading.Event()
+            beat = None
             try:
-                for group, result in _completed(executor, tasks):
-                    for row in result["rows"]:
-                        row["sweep"] = config.name
-                        counts[row["status"]] += 1
-                        if row["error"] and len(errors) < 10:
-                            errors.append(row["error"])
-                    store.write_rows(result["rows"], result["references"])
-                    bar.update(len(group))
+                store.record_sweep(config.name, config_to_dict(config), _now())
+                done = store.finished_keys()
+                pending = [r for r in runs if r.key not in done]
+                n_skipped = len(runs) - len(pending)
+                if pending:
+                    beat = threading.Thread(target=heartbeat, args=(store.path, owner, stop), daemon=True,
+                                            name="minnorm-claims-heartbeat")
+                    beat.start()
+                    n_retried = _execute(store, owner, config.name, pending, workers, scheduler, serial, progress,
+                                         counts, errors, elsewhere)
             finally:
-                bar.close()
-                cleanup()
+                stop.set()
+                if beat is not None:
+                    beat.join(10)
+                store.release(owner)
+    except _Signalled as sig:  # also when it lands in the clean-up: the claims then simply go stale
+        interrupted = signal.Signals(sig.signum).name
+    except KeyboardInterrupt:  # not in the main thread, or a handler of the caller's
+        interrupted = "SIGINT"
     wall = time.perf_counter() - t0
     rates = None
-    try:
-        df = load_results(out / STORE_NAME)
-        df = df[df["sweep"] == config.name] if len(df) else df
-        rates = compute_rates(df, config.metrics["main"])
-    except Exception as exc:  # a summary without rates is still a summary
-        errors.append(f"rates not fitted: {exc}")
-    summary = SweepSummary(config.name, out, out / STORE_NAME, len(runs), n_skipped, counts, wall,
-                           config.metrics["main"], rates, errors)
+    if interrupted is None:
+        try:
+            df = load_results(store_path)
+            df = df[df["sweep"] == config.name] if len(df) else df
+            rates = compute_rates(df, config.metrics["main"])
+        except Exception as exc:  # a summary without rates is still a summary
+            errors.append(f"rates not fitted: {exc}")
+    summary = SweepSummary(config.name, out, store_path, len(runs), n_skipped, counts, wall, config.metrics["main"],
+                           rates, errors, n_elsewhere=len(elsewhere), n_retried=n_retried, interrupted=interrupted)
+    if interrupted is not None:
+        raise SweepInterrupted(summary)
     if config.output["report"] if report is None else report:
         from .report import write_figures, write_report
 
@@ -524,29 +881,77 @@ def run_sweep(config, out_dir=None, *, workers=None, scheduler=None, serial=Fals
     return summary
 
 
-def _completed(executor, tasks):
-    """Yield ``(group, result)`` as populations finish (serial: one after the other, in order).
+def _execute(store, owner, name, pending, workers, scheduler, serial, progress, counts, errors, elsewhere):
+    """Claim, run, retry and commit the pending runs; return how many tasks were retried."""
+    inflight = {}  # task id -> {"runs": {key: RunSpec}, "attempt": int}
+    queue = deque((g, 1) for g in _tasks(pending, not serial, workers))
+    bar = _progress(len(pending), name, progress)
+    retried = 0
 
-    A task that crashed as a whole (e.g. a worker process died) yields ``"failed"`` rows.
-    """
-    def failed(group, exc):
-        err = _error_text(exc)
-        return {"rows": [_row(r.spec, r.key, r.population_key, "failed", err, {}, None) for r in group],
-                "references": {}}
+    def record(rows, references=None):
+        for row in rows:
+            row["sweep"] = name
+        store.write_rows(rows, references)
+        for row in rows:
+            counts[row["status"]] += 1
+            if row["error"] and len(errors) < 10:
+                errors.append(row["error"])
+        bar.update(len(rows))
 
-    if executor is None:
-        for g in tasks:
-            try:
-                yield g, run_population([r.spec for r in g], single_thread=False)
-            except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
-                yield g, failed(g, exc)
-        return
-    futures = {executor.submit(run_population, [r.spec for r in g], single_thread=True): g for g in tasks}
-    for fut in cf.as_completed(futures):
-        try:
-            yield futures[fut], fut.result()
-        except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
-            yield futures[fut], failed(futures[fut], exc)
+    def fail(runs, reason):
+        record([_row(r.spec, r.key, r.population_key, "failed", reason, {}, None) for r in runs])
+
+    def handle(event):
+        nonlocal retried
+        kind, task_id = event[0], event[1]
+        task = inflight.get(task_id)
+        if task is None:  # pragma: no cover - a late message of an abandoned task
+            return
+        if kind == "row":
+            row, references = event[2], event[3]
+            if task["runs"].pop(row["key"], None) is not None:
+                record([row], references)
+            return
+        left = list(task["runs"].values())
+        del inflight[task_id]
+        if kind == "done":
+            if left:  # pragma: no cover - run_population returns a row per spec
+                fail(left, "the worker finished without a result for this run")
+        elif kind == "error":
+            fail(left, event[2])
+        elif kind == "died":
+            if not left:
+                return
+            if task["attempt"] <= MAX_RETRIES:
+                retried += 1
+                queue.appendleft((left, task["attempt"] + 1))
+            else:
+                fail(left, f"{event[2]} running this population, {task['attempt']} times (each retry in a "
+                           f"fresh worker)")
+
+    backend = None
+    try:
+        backend = _make_backend(workers, scheduler, serial, handle)
+        next_id = 0
+        while queue or inflight:
+            while queue and backend.free() > 0:
+                group, attempt = queue.popleft()
+                claimed, taken = store.claim([r.key for r in group], owner)
+                elsewhere.update(taken)
+                mine = set(claimed)
+                group = [r for r in group if r.key in mine]
+                if not group:
+                    continue
+                next_id += 1
+                inflight[next_id] = {"runs": {r.key: r for r in group}, "attempt": attempt}
+                backend.submit(next_id, [r.spec for r in group])
+            if inflight:
+                backend.poll(1.0)
+    finally:
+        bar.close()
+        if backend is not None:
+            backend.close()
+    return retried
 
 
 def _progress(total, name, enabled):

@@ -142,8 +142,7 @@ def test_resume_after_sigkill(tmp_path):
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
     before = {k: (m, f, t) for k, m, f, t in _rows(store)}
-    assert 2 <= len(before) < 12, len(before)  # killed mid-way, whole populations only
-    assert len(before) % 2 == 0
+    assert 2 <= len(before) < 12, len(before)  # killed mid-way (runs are committed one by one)
 
     summary = run_sweep(cfg_path, out, serial=True, progress=False)
     assert summary.n_skipped == len(before)
