@@ -95,8 +95,8 @@ _comparison_metrics_all = [
 # Sweeps, results store, configs (``minnorm.cli`` and ``minnorm.report`` are not imported here;
 # dask, torch workers and matplotlib load only when a sweep or a figure needs them).
 from .config import ConfigError, RunSpec, SweepConfig, expand, load_config, parse_config
-from .store import ResultStore, finished_keys, load_results
-from .sweep import SweepSummary, run_sweep
+from .store import ResultStore, StoreError, finished_keys, load_results
+from .sweep import SweepInterrupted, SweepSummary, run_sweep
 
 _comparison_sweep_all = [
     "ConfigError",
@@ -110,6 +110,8 @@ _comparison_sweep_all = [
     "finished_keys",
     "run_sweep",
     "SweepSummary",
+    "SweepInterrupted",
+    "StoreError",
 ]
 
 __all__ = list(_solver_all) + _training_all + _comparison_metrics_all + _comparison_sweep_all
