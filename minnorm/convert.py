@@ -99,7 +99,7 @@ def rebalance(model, penalize_bias):
             j = int(bad[0])
             # Rescaling in place would spread the NaN/inf; refuse before touching the module.
             raise InputError(f"network parameters must be finite; unit {j} has {name}[{j}] = "
-                             f"{float(getattr(model, name)[j])}")
+                             f"{float(getattr(model, name).detach()[j])}")
     with torch.no_grad():
         a, w, b = model.a, model.w, model.b
         norm = torch.sqrt(w * w + b * b) if penalize_bias else w.abs()
