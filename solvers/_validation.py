@@ -66,6 +66,8 @@ def as_real_array(a, name):
         raise InputError(f"{name} must be real numbers; got strings (dtype {raw.dtype}); convert them explicitly")
     if kind == "b":
         raise InputError(f"{name} must be real numbers; got a bool array (use {name}.astype(float) if intended)")
+    if kind == "O" and raw.ndim == 0:
+        raise InputError(f"{name} must be an array of real numbers; got {type(a).__name__}")
     if kind == "O":
         flat = raw.ravel()
         for i, el in enumerate(flat):
