@@ -691,9 +691,11 @@ def train(model, x, y, *, steps, lr, weight_decay=0.0, penalize_bias=False, pena
     Parameters
     ----------
     model : ShallowReLU
-    x, y : array_like, shape (n,)
-        Finite; any order (the loss does not depend on it; minibatches are drawn as index sets
-        of the data as given).
+    x, y : array_like or Tensor, shape (n,)
+        Finite real numbers; any order (the loss does not depend on it; minibatches are drawn as
+        index sets of the data as given). Tensors are detached: the data are constants of the
+        objective, so a ``requires_grad`` tensor is accepted and no graph is built through it.
+        Complex, masked, string and bool data are errors, not silent conversions.
     steps : int
         Number of updates.
     lr : float > 0
@@ -715,7 +717,8 @@ def train(model, x, y, *, steps, lr, weight_decay=0.0, penalize_bias=False, pena
         False freezes (w, b): random-features training of (a, c, d) (compare
         :func:`minnorm.random_features_ridge`).
     seed : int
-        Seeds minibatch permutations and noise (not the init: that is the model's seed).
+        Seeds minibatch permutations and noise (not the init: that is the model's seed);
+        an integer in [0, 2**63 - 1].
     log_every : int, optional
         History interval (default ``max(1, steps // 200)``); the final state is always logged.
     tol : float, optional
