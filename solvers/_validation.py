@@ -36,8 +36,9 @@ class Data:
 _REAL_KINDS = "iuf"
 
 
-def as_real_array(a, name):
-    """``a`` as a new float64 array of any shape, refusing what float64 conversion would garble.
+def as_real_array(a, name, *, copy=True):
+    """``a`` as a float64 array of any shape (a new one unless ``copy=False``), refusing what
+    float64 conversion would garble.
 
     Errors (never a silent conversion): complex values (the imaginary part would be dropped with
     only a ComplexWarning), numpy masked arrays with masked entries (the mask would be ignored
@@ -77,7 +78,8 @@ def as_real_array(a, name):
     elif kind not in _REAL_KINDS:
         raise InputError(f"{name} must be real numbers; got dtype {raw.dtype}")
     try:
-        return np.array(raw, dtype=np.float64)  # a copy: solvers may work in place on Data arrays
+        # copy by default: solvers may work in place on Data arrays
+        return np.array(raw, dtype=np.float64) if copy else np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InputError(f"{name} could not be read as an array of real numbers ({exc})") from exc
 

@@ -53,8 +53,8 @@ class PiecewiseLinear:
     __slots__ = ("nodes", "values", "slope_left", "slope_right", "_slopes", "_jumps")
 
     def __init__(self, nodes, values, slope_left, slope_right):
-        nodes = np.atleast_1d(as_real_array(nodes, "nodes"))
-        values = np.atleast_1d(as_real_array(values, "values"))
+        nodes = np.atleast_1d(as_real_array(nodes, "nodes", copy=False))
+        values = np.atleast_1d(as_real_array(values, "values", copy=False))
         if nodes.ndim != 1 or nodes.size < 1 or nodes.shape != values.shape:
             raise InputError(
                 f"nodes and values must be 1-D of equal length >= 1; got shapes {nodes.shape} and {values.shape}"
@@ -84,8 +84,8 @@ class PiecewiseLinear:
     def from_values(cls, x, y, slope_left=None, slope_right=None):
         """Interpolant through (x, y) (x strictly increasing); outer slopes default to the
         first and last secant slopes (the linear extension)."""
-        x = np.atleast_1d(as_real_array(x, "x"))
-        y = np.atleast_1d(as_real_array(y, "y"))
+        x = np.atleast_1d(as_real_array(x, "x", copy=False))
+        y = np.atleast_1d(as_real_array(y, "y", copy=False))
         if x.size == 0 or x.shape != y.shape:
             raise InputError(f"x and y must be 1-D of equal length >= 1; got shapes {x.shape} and {y.shape}")
         if x.size == 1:
@@ -104,8 +104,8 @@ class PiecewiseLinear:
         Knots closer than ``merge_tol`` (absolute) are merged and their jumps added; knots with
         zero jump are dropped. With no knot left, ``f`` is affine.
         """
-        t = as_real_array(knots, "knots").ravel()
-        J = as_real_array(jumps, "jumps").ravel()
+        t = as_real_array(knots, "knots", copy=False).ravel()
+        J = as_real_array(jumps, "jumps", copy=False).ravel()
         if t.shape != J.shape:
             raise InputError(f"knots and jumps must have the same length; got {t.size} and {J.size}")
         if not (np.all(np.isfinite(t)) and np.all(np.isfinite(J))):
@@ -139,7 +139,7 @@ class PiecewiseLinear:
         Each unit with :math:`w_j\ne0` has its kink at :math:`-b_j/w_j` with jump
         :math:`a_j|w_j|`; units with :math:`w_j=0` are constants :math:`a_j\,\mathrm{relu}(b_j)`.
         """
-        a, w, b = (as_real_array(v, nm).ravel() for v, nm in ((a, "a"), (w, "w"), (b, "b")))
+        a, w, b = (as_real_array(v, nm, copy=False).ravel() for v, nm in ((a, "a"), (w, "w"), (b, "b")))
         if not (a.shape == w.shape == b.shape):
             raise InputError(f"a, w, b must have the same length; got {a.size}, {w.size}, {b.size}")
         for nm, v in (("a", a), ("w", w), ("b", b)):
@@ -208,7 +208,7 @@ class PiecewiseLinear:
 
     # ------------------------------------------------------------------ evaluation
     def __call__(self, t, nu=0):
-        t_arr = as_real_array(t, "t")
+        t_arr = as_real_array(t, "t", copy=False)
         if nu not in (0, 1, 2):
             raise InputError(f"nu must be 0, 1 or 2; got {nu!r}")
         idx = np.searchsorted(self.nodes, t_arr, side="right")  # piece index 0..K
@@ -393,8 +393,8 @@ def _measure_of(f):
             f"f must be a PiecewiseLinear (or have {', '.join(_PL_ATTRS)}); got {type(f).__name__}, "
             f"which lacks {', '.join(missing)}{hint}"
         )
-    t = as_real_array(f.knots, "f.knots").ravel()
-    J = as_real_array(f.jumps, "f.jumps").ravel()
+    t = as_real_array(f.knots, "f.knots", copy=False).ravel()
+    J = as_real_array(f.jumps, "f.jumps", copy=False).ravel()
     if t.shape != J.shape or not (np.all(np.isfinite(t)) and np.all(np.isfinite(J))):
         raise InputError(f"f.knots and f.jumps must be finite and of equal length; got {t.size} and {J.size}")
     return t, J, validate_real(f.slope_left, "f.slope_left"), validate_real(f.slope_right, "f.slope_right")
