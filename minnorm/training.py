@@ -215,7 +215,7 @@ def variant_for(model, penalize_bias):
     since the intercept then adds a constraint the variant does not include.
     """
     if not isinstance(model, ShallowReLU):
-        raise InputError(f"model must be a ShallowReLU (or ShallowReLU-like module); got {type(model).__name__}")
+        raise InputError(f"model must be a ShallowReLU; got {type(model).__name__}")
     penalize_bias = validate_bool(penalize_bias, "penalize_bias")
     if penalize_bias and not model.output_bias:
         warnings.warn(
