@@ -54,6 +54,14 @@ def masked(values, mask):
     return np.ma.array(values, mask=mask)
 
 
+def twice(m):
+    return [m, m]
+
+
+def with_copy(m):
+    return [m, copy.deepcopy(m)]
+
+
 def shared_parameter_pair():
     m1, m2 = net(), net()
     m2.a = m1.a  # the same Parameter object in two modules
@@ -201,11 +209,11 @@ CASES = [
     case("train-bool-tensor-x", lambda: train(x=torch.tensor([True, False, True, False])), IE, "x must be real",
          lambda: train(x=torch.tensor(X4, dtype=torch.float32))),
     # ---------------------------------------------------------------- training: models
-    case("population-same-module", lambda: (lambda m: train_pop([m, m]))(net()), IE, "same module",
-         lambda: (lambda m: train_pop([m, copy.deepcopy(m)]))(net())),
+    case("population-same-module", lambda: train_pop(twice(net())), IE, "same module",
+         lambda: train_pop(with_copy(net()))),
     case("population-shared-parameter", lambda: train_pop(shared_parameter_pair()), IE, "shares its parameter 'a'",
          lambda: train_pop([net(), net()])),
-    case("Population-same-module", lambda: (lambda m: mn.Population([m, m]))(net()), IE, "same module",
+    case("Population-same-module", lambda: mn.Population(twice(net())), IE, "same module",
          lambda: mn.Population([net(), net()])),
     case("variant_for-string-model", lambda: mn.variant_for("x", False), IE, "ShallowReLU",
          lambda: mn.variant_for(net(), False)),
@@ -408,7 +416,7 @@ def test_tensor_data_with_requires_grad_is_detached_and_trains_as_plain_data():
         assert torch.equal(getattr(m_tensor, name), getattr(m_plain, name)), name
         assert getattr(m_tensor, name).grad is None
     assert res.steps_done == 20
-    obj, grads = mn.loss_and_grad(m_tensor, x, y)
+    _, grads = mn.loss_and_grad(m_tensor, x, y)
     assert all(g.grad_fn is None for g in grads.values())
 
 
