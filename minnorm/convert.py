@@ -7,6 +7,7 @@ r"""Exact conversions of trained networks: to a piecewise-linear function, and t
 import numpy as np
 import torch
 
+from solvers._validation import validate_bool
 from solvers.errors import InputError
 from solvers.piecewise import PiecewiseLinear
 
@@ -47,6 +48,9 @@ def to_function(model, k=None):
         if k is None:
             raise InputError("k (the network index) is required for a Population")
         return model.function(k)
+    if k is not None:
+        raise InputError(f"k (a network index) applies only to a Population; got k={k!r} with a "
+                         f"{type(model).__name__}")
     model = _as_model(model)
     a = _np(model.a)
     if model.scale != 1.0:
@@ -63,6 +67,7 @@ def parameter_cost(model, penalize_bias):
     once balanced (see :func:`rebalance`).
     """
     model = _as_model(model)
+    penalize_bias = validate_bool(penalize_bias, "penalize_bias")
     a, w, b = _np(model.a), _np(model.w), _np(model.b)
     tot = a * a + w * w + (b * b if penalize_bias else 0.0)
     return 0.5 * float(np.sum(tot))
@@ -87,6 +92,14 @@ def rebalance(model, penalize_bias):
     model : the same module (for chaining).
     """
     model = _as_model(model)
+    penalize_bias = validate_bool(penalize_bias, "penalize_bias")
+    for name in ("a", "w", "b"):
+        bad = torch.nonzero(~torch.isfinite(getattr(model, name).detach())).flatten()
+        if bad.numel():
+            j = int(bad[0])
+            # Rescaling in place would spread the NaN/inf; refuse before touching the module.
+            raise InputError(f"network parameters must be finite; unit {j} has {name}[{j}] = "
+                             f"{float(getattr(model, name).detach()[j])}")
     with torch.no_grad():
         a, w, b = model.a, model.w, model.b
         norm = torch.sqrt(w * w + b * b) if penalize_bias else w.abs()

@@ -28,6 +28,7 @@ from scipy.optimize import minimize_scalar
 
 import solvers
 from solvers import InputError, PiecewiseLinear, SolverError, VARIANTS, tv2_cost
+from solvers._validation import validate_choice, validate_int, validate_lam, validate_positive, validate_vector
 
 __all__ = [
     "as_function",
@@ -110,6 +111,23 @@ def _breakpoints(obj):
     return np.unique(np.concatenate(pts))
 
 
+def _data(x, y=None):
+    """Validated data arrays (finite, 1-D, real; equal lengths), in the caller's order."""
+    x = validate_vector(x, "x")
+    if y is None:
+        return x
+    y = validate_vector(y, "y")
+    if x.size != y.size:
+        raise InputError(f"x and y must have the same length; got len(x)={x.size}, len(y)={y.size}")
+    return x, y
+
+
+def _check_p(p):
+    if p in (1, 2, np.inf, "inf") and not isinstance(p, (bool, np.bool_)):
+        return p
+    raise InputError(f"p must be 1, 2 or inf; got {p!r}")
+
+
 def _interval(interval):
     try:
         a, b = (float(v) for v in interval)
@@ -187,6 +205,11 @@ def lp_norm(f, interval, p=2, *, order=20, subdivisions=2, breakpoints=None):
 
 def _distance(f, g, interval, p, *, order=20, subdivisions=2, breakpoints=None):
     a, b = _interval(interval)
+    p = _check_p(p)
+    order = validate_int(order, "order", min_value=1)
+    subdivisions = validate_int(subdivisions, "subdivisions", min_value=1)
+    if breakpoints is not None:
+        breakpoints = validate_vector(np.atleast_1d(breakpoints).ravel(), "breakpoints")
     ff = as_function(f)
     gg = None if g is None else as_function(g)
     if _is_pl(ff) and (gg is None or _is_pl(gg)):
@@ -302,7 +325,8 @@ def min_cost(x, y, variant="skip"):
 
 
 def _cost_pair(f, x, variant):
-    x = np.asarray(x, dtype=np.float64)
+    x = _data(x)
+    validate_choice(variant, "variant", VARIANTS)
     own = _eval(f, x)
     return tv2_cost(f, variant), min_cost(x, own, variant)
 
@@ -332,10 +356,10 @@ def rel_cost_gap(f_net, x, variant="skip"):
 def net_objective(f_net, x, y, lam, variant="skip"):
     r"""Function-space objective :math:`\sum_i (f(x_i)-y_i)^2 + \lambda R(f)` (sum of squares without ½)."""
     f = as_function(f_net)
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    x, y = _data(x, y)
+    lam = validate_lam(lam)
     r = _eval(f, x) - y
-    return float(np.dot(r, r) + float(lam) * tv2_cost(f, variant))
+    return float(np.dot(r, r) + lam * tv2_cost(f, variant))
 
 
 def _objective_pair(f_net, x, y, lam, variant, solution=None):
@@ -429,7 +453,11 @@ def knots_per_interval(f, x, *, merge_tol=1e-2, jump_tol=1e-2, data_tol=None) ->
     ff = as_function(f)
     if not _is_pl(ff):
         raise InputError("knots_per_interval needs a piecewise-linear function")
-    xs = np.unique(np.asarray(x, dtype=np.float64))
+    merge_tol = validate_positive(merge_tol, "merge_tol", allow_zero=True)
+    jump_tol = validate_positive(jump_tol, "jump_tol", allow_zero=True)
+    if data_tol is not None:
+        data_tol = validate_positive(data_tol, "data_tol", allow_zero=True)
+    xs = np.unique(_data(x))
     if xs.size < 2:
         raise InputError("knots_per_interval needs at least 2 distinct data points")
     span = xs[-1] - xs[0]
@@ -459,7 +487,8 @@ def knots_per_interval(f, x, *, merge_tol=1e-2, jump_tol=1e-2, data_tol=None) ->
 
 def train_loss(f, x, y):
     r"""Mean squared training error :math:`\frac1n\sum_i (f(x_i)-y_i)^2`."""
-    r = _eval(as_function(f), np.asarray(x, dtype=np.float64)) - np.asarray(y, dtype=np.float64)
+    x, y = _data(x, y)
+    r = _eval(as_function(f), x) - y
     return float(np.mean(r * r))
 
 
@@ -509,12 +538,23 @@ def compare(f_net, reference, problem, *, lam=None, interval=None, merge_tol=1e-
         ``net_num_knots_raw``, ``knots_at_data``, ``knots_outside``; ``train_mse``,
         ``train_max_abs_residual``. NaN where not applicable.
     """
+    for obj, name, attrs in ((reference, "reference", ("solution", "envelope", "variant", "lam")),
+                             (problem, "problem", ("x", "y", "eval_interval"))):
+        missing = [at for at in attrs if not hasattr(obj, at)]
+        if missing:
+            kind = "minnorm.references.Reference" if name == "reference" else "minnorm.problems.Problem"
+            raise InputError(f"{name} must be a {kind}; got {type(obj).__name__} (no {', '.join(missing)})")
+    if lam is not None:
+        lam = validate_lam(lam)
+    if cost_gap_variant is not None:
+        validate_choice(cost_gap_variant, "cost_gap_variant", VARIANTS)
+    merge_tol = validate_positive(merge_tol, "merge_tol", allow_zero=True)
+    jump_tol = validate_positive(jump_tol, "jump_tol", allow_zero=True)
     ff = as_function(f_net)
     pl = _is_pl(ff)
     a, b = _interval(problem.eval_interval if interval is None else interval)
     ref_fn = reference.solution.function
-    x = np.asarray(problem.x, dtype=np.float64)
-    y = np.asarray(problem.y, dtype=np.float64)
+    x, y = _data(problem.x, problem.y)
     out = {"eval_lo": a, "eval_hi": b}
 
     ref_l2 = lp_norm(reference.solution, (a, b), 2)

@@ -34,6 +34,7 @@ a data point.
 
 import torch
 
+from solvers._validation import validate_int
 from solvers.errors import InputError
 from solvers.piecewise import PiecewiseLinear
 
@@ -69,6 +70,7 @@ class Population:
         for i, mdl in enumerate(models):
             if not isinstance(mdl, ShallowReLU):
                 raise InputError(f"models[{i}] must be a ShallowReLU; got {type(mdl).__name__}")
+        _check_distinct(models)
         dtype, device = models[0].a.dtype, models[0].a.device
         for i, mdl in enumerate(models):
             if mdl.a.dtype != dtype or mdl.a.device != device:
@@ -142,6 +144,7 @@ class Population:
 
     def function(self, k):
         """Exact :class:`solvers.PiecewiseLinear` of network ``k`` (see :func:`minnorm.to_function`)."""
+        k = validate_int(k, "k", min_value=0, max_value=self.K - 1)
         m = self.widths[k]
         kappa = float(self.scale[k])
         a = self.a[k, :m].detach().cpu().double().numpy()
@@ -155,6 +158,34 @@ class Population:
 
     def __len__(self):
         return self.K
+
+
+def _check_distinct(models):
+    """Each network once, sharing no parameter tensor with another.
+
+    Packing copies parameters in and writes them back per network, so a module listed twice (or
+    two modules sharing a tensor) would be trained as independent networks whose results
+    overwrite each other, and each result would report another network's history.
+    """
+    owner = {}
+    for i, mdl in enumerate(models):
+        for name in ("a", "w", "b", "c", "d"):
+            p = getattr(mdl, name)
+            if p is None:
+                continue
+            key = p.untyped_storage().data_ptr()
+            if key in owner and owner[key][0] != i:
+                j, other = owner[key]
+                raise InputError(_share_message(i, j, name, other, models[j] is mdl))
+            owner.setdefault(key, (i, name))
+
+
+def _share_message(i, j, name, other, same):
+    if same:
+        return (f"models[{i}] is the same module as models[{j}]; pass distinct networks "
+                "(e.g. copy.deepcopy) so that each is trained and reported once")
+    return (f"models[{i}] shares its parameter {name!r} with models[{j}] (parameter {other!r}); "
+            "pass networks with their own parameters (e.g. copy.deepcopy)")
 
 
 # ------------------------------------------------------------------------------ kernel

@@ -49,6 +49,7 @@ from typing import Callable
 import numpy as np
 
 from solvers import InputError, PiecewiseLinear
+from solvers._validation import as_real_array, validate_int, validate_positive, validate_real, validate_seed
 
 __all__ = ["TARGETS", "DESIGNS", "Problem", "make_problem", "make_target", "load_csv_data"]
 
@@ -73,9 +74,7 @@ def _square_wave(rng, width=None, **params):
     _no_params("square-wave", params)
     if width is None:
         return lambda x: np.sign(np.sin(np.pi * np.asarray(x, dtype=np.float64)))
-    width = float(width)
-    if not (np.isfinite(width) and width > 0):
-        raise InputError(f"target_params['width'] must be > 0 for 'square-wave'; got {width!r}")
+    width = validate_positive(width, "target_params['width'] (square-wave)")
     return lambda x: np.tanh(np.sin(np.pi * np.asarray(x, dtype=np.float64)) / width)
 
 
@@ -86,10 +85,8 @@ def _relu(rng, **params):
 
 def _random_pl(rng, knots=6, domain=(-1.0, 1.0), **params):
     _no_params("random-pl", params)
-    k = int(knots)
-    if k < 1:
-        raise InputError(f"target_params['knots'] must be >= 1 for 'random-pl'; got {knots!r}")
-    lo, hi = domain
+    k = validate_int(knots, "target_params['knots'] (random-pl)", min_value=1)
+    lo, hi = _pair(domain, "target_params['domain'] (random-pl)")
     t = np.sort(rng.uniform(lo, hi, size=k))
     v = rng.standard_normal(k)
     if k == 1:
@@ -125,7 +122,7 @@ def make_target(name, *, seed=0, target_params=None, domain=(-1.0, 1.0)):
         raise InputError(
             f"unknown target {name!r}; expected one of {', '.join(map(repr, TARGETS))} or 'file:PATH'"
         )
-    params = dict(target_params or {})
+    params = _target_params(target_params)
     rng = np.random.default_rng(np.random.SeedSequence(_seed_int(seed)).spawn(3)[1])
     if name == "random-pl":
         params.setdefault("domain", domain)
@@ -250,6 +247,23 @@ def widened_hull(x, widen=0.5):
     return (lo - pad, hi + pad)
 
 
+def _target_values(fn, x, target_name):
+    """``fn(x)`` checked: one finite real value per point (a callable returning a scalar or NaN
+    would otherwise give data of the wrong shape, or NaN targets, without a word)."""
+    try:
+        raw = fn(x)
+    except Exception as exc:
+        raise InputError(f"target {target_name!r} failed on the design points: {type(exc).__name__}: {exc}") from exc
+    y = as_real_array(raw, f"the values of target {target_name!r}")
+    if y.shape != x.shape:
+        raise InputError(f"target {target_name!r} must return one value per point, shape {x.shape}; "
+                         f"got shape {y.shape}")
+    if not np.all(np.isfinite(y)):
+        i = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise InputError(f"target {target_name!r} returned a non-finite value {y[i]} at x = {x[i]!r}")
+    return y
+
+
 def load_csv_data(path):
     """Read ``x, y`` from a CSV file.
 
@@ -260,7 +274,12 @@ def load_csv_data(path):
 
     if not os.path.exists(path):
         raise InputError(f"target data file {path!r} does not exist")
-    df = pd.read_csv(path, header=None, comment="#", skipinitialspace=True)
+    if not os.path.isfile(path):
+        raise InputError(f"target data file {path!r} is not a regular file (a directory?)")
+    try:
+        df = pd.read_csv(path, header=None, comment="#", skipinitialspace=True)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"target data file {path!r} is not a CSV of x, y rows: {exc}") from exc
     first = df.iloc[0].astype(str).tolist() if len(df) else []
 
     def _isnum(s):
@@ -288,23 +307,30 @@ def load_csv_data(path):
 
 
 def _seed_int(seed):
-    try:
-        s = int(seed)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"seed must be a non-negative integer; got {seed!r}") from exc
-    if s < 0 or s != seed:
-        raise InputError(f"seed must be a non-negative integer; got {seed!r}")
-    return s
+    return validate_seed(seed, "seed", allow_none=False)
 
 
 def _float(v, key):
+    return validate_real(v, key)
+
+
+def _pair(v, key):
+    """``(lo, hi)`` of finite numbers with lo < hi."""
     try:
-        f = float(v)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{key} must be a real number; got {v!r}") from exc
-    if not np.isfinite(f):
-        raise InputError(f"{key} must be finite; got {v!r}")
-    return f
+        lo, hi = (validate_real(u, key) for u in v)
+    except (TypeError, ValueError) as exc:  # not a pair, or not finite numbers
+        raise InputError(f"{key} must be a pair (lo, hi) of finite numbers; got {v!r}") from exc
+    if not lo < hi:
+        raise InputError(f"{key} must have lo < hi; got {v!r}")
+    return lo, hi
+
+
+def _target_params(target_params):
+    if target_params is None:
+        return {}
+    if not isinstance(target_params, dict):
+        raise InputError(f"target_params must be a dict or None; got {type(target_params).__name__}")
+    return dict(target_params)
 
 
 def make_problem(target="sin", design="uniform", n=10, *, noise=0.0, seed=0, domain=(-1.0, 1.0),
@@ -343,16 +369,10 @@ def make_problem(target="sin", design="uniform", n=10, *, noise=0.0, seed=0, dom
         the message names the key.
     """
     seed = _seed_int(seed)
-    noise = _float(noise, "noise")
-    if noise < 0:
-        raise InputError(f"noise must be >= 0; got {noise!r}")
-    try:
-        lo, hi = (float(v) for v in domain)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"domain must be a pair (lo, hi) of numbers; got {domain!r}") from exc
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise InputError(f"domain must be finite with lo < hi; got {domain!r}")
-    domain = (lo, hi)
+    noise = validate_positive(noise, "noise", allow_zero=True)
+    domain = lo, hi = _pair(domain, "domain")
+    widen = validate_positive(widen, "widen", allow_zero=True)
+    target_params = _target_params(target_params)
     ss_design, _, ss_noise = np.random.SeedSequence(seed).spawn(3)
 
     if isinstance(target, str) and target.startswith("file:"):
@@ -370,13 +390,7 @@ def make_problem(target="sin", design="uniform", n=10, *, noise=0.0, seed=0, dom
     else:
         if design not in DESIGNS:
             raise InputError(f"unknown design {design!r}; expected one of {', '.join(map(repr, DESIGNS))}")
-        try:
-            n_int = int(n)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"n must be an integer >= 2; got {n!r}") from exc
-        if n_int != n or n_int < 2:
-            raise InputError(f"n must be an integer >= 2; got {n!r}")
-        n = n_int
+        n = validate_int(n, "n", min_value=2)
         if design == "known-regions":
             if delta is None:
                 raise InputError("delta is required for design='known-regions' (gap half-width)")
@@ -397,7 +411,7 @@ def make_problem(target="sin", design="uniform", n=10, *, noise=0.0, seed=0, dom
         x = np.asarray(DESIGNS[design](n, np.random.default_rng(ss_design), domain, delta), dtype=np.float64)
         if np.any(np.diff(x) <= 0):  # random designs: probability zero, but never return unsorted data
             raise InputError(f"design {design!r} produced repeated x values for seed={seed}; use another seed")
-        y_clean = np.asarray(fn(x), dtype=np.float64)
+        y_clean = _target_values(fn, x, target_name)
 
     y = y_clean + noise * np.random.default_rng(ss_noise).standard_normal(x.size) if noise > 0 else y_clean.copy()
     name = f"{target_name}/{design_name}/n={x.size}/noise={noise:g}/seed={seed}"
@@ -406,10 +420,7 @@ def make_problem(target="sin", design="uniform", n=10, *, noise=0.0, seed=0, dom
     if eval_interval is None:
         eval_interval = widened_hull(x, widen)
     else:
-        a, b = (_float(v, "eval_interval") for v in eval_interval)
-        if not a < b:
-            raise InputError(f"eval_interval must have lo < hi; got {eval_interval!r}")
-        eval_interval = (a, b)
+        eval_interval = _pair(eval_interval, "eval_interval")
     return Problem(
         name=name, x=x, y=np.asarray(y, dtype=np.float64), target=fn, noise=noise, seed=seed, domain=domain,
         delta=delta, eval_interval=tuple(float(v) for v in eval_interval), target_name=target_name,

@@ -77,6 +77,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from solvers._validation import (as_real_array, validate_bool, validate_int, validate_positive, validate_real,
+                                 validate_seed)
 from solvers.errors import InputError
 
 from .network import PARAMETRIZATIONS, ShallowReLU, _check_positive
@@ -277,6 +279,9 @@ def variant_for(model, penalize_bias):
     since the intercept then adds a constraint the variant does not include.
     For a frozen first layer the limit is a weighted spline instead (:func:`limit_reference`).
     """
+    if not isinstance(model, ShallowReLU):
+        raise InputError(f"model must be a ShallowReLU; got {type(model).__name__}")
+    penalize_bias = validate_bool(penalize_bias, "penalize_bias")
     if penalize_bias and not model.output_bias:
         warnings.warn(
             "variants 'bias'/'bias-no-skip' assume a free output bias; this model has none, so its "
@@ -374,37 +379,42 @@ def _variant_of(reference):
 
 
 # ------------------------------------------------------------------------------ validation
-def _per_network(value, K, name, *, allow_zero=True, integer=False):
-    vals = list(value) if isinstance(value, (list, tuple, np.ndarray, torch.Tensor)) else [value] * K
+def _per_network(value, K, name, *, allow_zero=True, seed=False):
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        value = value.tolist()  # Python numbers: the scalar checks refuse 0-d tensors of a sequence
+    vals = list(value) if isinstance(value, (list, tuple)) else [value] * K
     if len(vals) != K:
         raise InputError(f"{name} must be a scalar or have one entry per network ({K}); got {len(vals)}")
-    if integer:
-        out = []
-        for v in vals:
-            if isinstance(v, bool) or int(v) != v:
-                raise InputError(f"{name} must be an integer; got {v!r}")
-            out.append(int(v))
-        return out
-    return [_check_positive(v, name, allow_zero=allow_zero) for v in vals]
+    label = (lambda k: name) if K == 1 or not isinstance(value, (list, tuple)) else (lambda k: f"{name}[{k}]")
+    if seed:
+        return [validate_seed(v, label(k), allow_none=False) for k, v in enumerate(vals)]
+    return [validate_positive(v, label(k), allow_zero=allow_zero) for k, v in enumerate(vals)]
 
 
 def _check_int(value, name, lo, hi=None):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InputError(f"{name} must be an integer; got {value!r}")
-    if value < lo or (hi is not None and value > hi):
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise InputError(f"{name} must be {rng}; got {value}")
-    return int(value)
+    return validate_int(value, name, min_value=lo, max_value=hi)
+
+
+def _data_tensor(a, name, dtype, device):
+    """``a`` as a tensor of the model's dtype on its device, with no autograd history.
+
+    A tensor is detached (so training never builds a graph through the data, nor changes it:
+    sorting copies); anything else goes through :func:`solvers._validation.as_real_array`, which
+    refuses complex, masked, string and bool data.
+    """
+    if isinstance(a, torch.Tensor):
+        if a.is_complex() or a.dtype == torch.bool:
+            raise InputError(f"{name} must be real numbers; got a tensor of dtype {a.dtype}")
+        t = a.detach()
+    else:
+        t = torch.from_numpy(as_real_array(a, name))
+    return t.to(device=device, dtype=dtype)
 
 
 def _prepare_data(x, y, K, dtype, device):
     """Sorted x [n] and y [K, n] on the model's device; also the permutation used."""
-    xt = torch.as_tensor(x).detach()
-    yt = torch.as_tensor(y).detach()
-    if not (xt.is_floating_point() or xt.dtype in (torch.int32, torch.int64)):
-        raise InputError(f"x must be real numbers; got dtype {xt.dtype}")
-    xt = xt.to(device=device, dtype=dtype)
-    yt = yt.to(device=device, dtype=dtype)
+    xt = _data_tensor(x, "x", dtype, device)
+    yt = _data_tensor(y, "y", dtype, device)
     if xt.ndim == 2 and xt.shape[1] == 1:
         xt = xt[:, 0]
     if yt.ndim == 2 and yt.shape[1] == 1 and yt.shape[0] != K:
@@ -428,6 +438,16 @@ def _prepare_data(x, y, K, dtype, device):
     return xt[order].contiguous(), yt[:, order].contiguous(), order
 
 
+def _check_betas(betas):
+    try:
+        pair = [validate_real(bb, "betas") for bb in betas]
+    except TypeError:  # not iterable
+        pair = None
+    if pair is None or len(pair) != 2 or not all(0.0 <= bb < 1.0 for bb in pair):
+        raise InputError(f"betas must be two numbers in [0, 1); got {betas!r}")
+    return pair[0], pair[1]
+
+
 # ------------------------------------------------------------------------------ lr schedules
 def _check_schedule(schedule, final_ratio):
     """Validated (schedule, r); r = None takes the default (1 for constant, 0.01 otherwise)."""
@@ -435,9 +455,7 @@ def _check_schedule(schedule, final_ratio):
         raise InputError(f"unknown lr_schedule {schedule!r}; expected one of {', '.join(map(repr, LR_SCHEDULES))}")
     if final_ratio is None:
         return schedule, (1.0 if schedule == "constant" else _DEFAULT_FINAL_RATIO)
-    if isinstance(final_ratio, bool) or not isinstance(final_ratio, (int, float, np.floating, np.integer)):
-        raise InputError(f"lr_final_ratio must be a number; got {final_ratio!r}")
-    r = float(final_ratio)
+    r = validate_real(final_ratio, "lr_final_ratio", finite=False)
     if not math.isfinite(r) or not 0.0 <= r <= 1.0:
         raise InputError(f"lr_final_ratio must be in [0, 1]; got {final_ratio!r}")
     if schedule == "constant" and r != 1.0:
@@ -470,7 +488,7 @@ def lr_sequence(lr, steps, lr_schedule="constant", lr_final_ratio=None):
     >>> lr_sequence(1.0, 2, "exponential", 0.01).tolist()
     [1.0, 0.1]
     """
-    lr = _check_positive(lr, "lr", allow_zero=False)
+    lr = validate_positive(lr, "lr")
     steps = _check_int(steps, "steps", 0)
     schedule, r = _check_schedule(lr_schedule, lr_final_ratio)
     return np.array([lr * _lr_factor(schedule, t, steps, r) for t in range(steps)], dtype=float)
@@ -762,7 +780,10 @@ def train_population(models, x, y, *, steps, lr, weight_decay=0.0, penalize_bias
     lr_l = _per_network(lr, K, "lr", allow_zero=False)
     wd_l = _per_network(weight_decay, K, "weight_decay")
     temp_l = _per_network(noise_temperature, K, "noise_temperature")
-    seed_l = _per_network(seed, K, "seed", integer=True)
+    seed_l = _per_network(seed, K, "seed", seed=True)
+    penalize_bias = validate_bool(penalize_bias, "penalize_bias")
+    penalize_affine = validate_bool(penalize_affine, "penalize_affine")
+    train_first_layer = validate_bool(train_first_layer, "train_first_layer")
     if optimizer not in OPTIMIZERS:
         raise InputError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(map(repr, OPTIMIZERS))}")
     xs_sorted, ys_sorted, order = _prepare_data(x, y, K, pop.dtype, pop.device)
@@ -775,10 +796,9 @@ def train_population(models, x, y, *, steps, lr, weight_decay=0.0, penalize_bias
         log_every = max(1, steps // 200)
     log_every = _check_int(log_every, "log_every", 1)
     if tol is not None:
-        tol = _check_positive(tol, "tol", allow_zero=True)
-    if len(betas) != 2 or not all(0 <= float(bb) < 1 for bb in betas):
-        raise InputError(f"betas must be two numbers in [0, 1); got {betas!r}")
-    eps = _check_positive(eps, "eps", allow_zero=True)
+        tol = validate_positive(tol, "tol", allow_zero=True)
+    betas = _check_betas(betas)
+    eps = validate_positive(eps, "eps", allow_zero=True)
     lr_schedule, lr_final_ratio = _check_schedule(lr_schedule, lr_final_ratio)
     if batch_size is not None and batch_size == n:
         batch_size = None  # one batch of everything is full batch (no permutation needed)
@@ -828,9 +848,11 @@ def train(model, x, y, *, steps, lr, weight_decay=0.0, penalize_bias=False, pena
     Parameters
     ----------
     model : ShallowReLU
-    x, y : array_like, shape (n,)
-        Finite; any order (the loss does not depend on it; minibatches are drawn as index sets
-        of the data as given).
+    x, y : array_like or Tensor, shape (n,)
+        Finite real numbers; any order (the loss does not depend on it; minibatches are drawn as
+        index sets of the data as given). Tensors are detached: the data are constants of the
+        objective, so a ``requires_grad`` tensor is accepted and no graph is built through it.
+        Complex, masked, string and bool data are errors, not silent conversions.
     steps : int
         Number of updates.
     lr : float > 0
@@ -852,7 +874,8 @@ def train(model, x, y, *, steps, lr, weight_decay=0.0, penalize_bias=False, pena
         False freezes (w, b): random-features training of (a, c, d) (compare
         :func:`minnorm.random_features_ridge`).
     seed : int
-        Seeds minibatch permutations and noise (not the init: that is the model's seed).
+        Seeds minibatch permutations and noise (not the init: that is the model's seed);
+        an integer in [0, 2**63 - 1].
     log_every : int, optional
         History interval (default ``max(1, steps // 200)``); the final state is always logged.
     tol : float, optional
@@ -900,9 +923,14 @@ def loss_and_grad(model, x, y, *, weight_decay=0.0, penalize_bias=False, penaliz
         Over the trained parameters present: ``a``, ``w``, ``b`` (if ``train_first_layer``),
         ``c`` (if skip), ``d`` (if output bias).
     """
+    if not isinstance(model, ShallowReLU):
+        raise InputError(f"model must be a ShallowReLU; got {type(model).__name__}")
     if method not in ("analytic", "autograd"):
         raise InputError(f"unknown method {method!r}; expected 'analytic' or 'autograd'")
-    wd = _check_positive(weight_decay, "weight_decay", allow_zero=True)
+    wd = validate_positive(weight_decay, "weight_decay", allow_zero=True)
+    penalize_bias = validate_bool(penalize_bias, "penalize_bias")
+    penalize_affine = validate_bool(penalize_affine, "penalize_affine")
+    train_first_layer = validate_bool(train_first_layer, "train_first_layer")
     pop = Population([model])
     xs, ys, _ = _prepare_data(x, y, 1, pop.dtype, pop.device)
     present = ["a"] + (["w", "b"] if train_first_layer else [])

@@ -1,6 +1,8 @@
-"""Input validation shared by every solver: one place that turns user data into sorted,
-finite, duplicate-free float64 arrays or raises :class:`~solvers.errors.InputError`."""
+"""Input validation shared by every layer: one place that turns user data into sorted,
+finite, duplicate-free float64 arrays, and user scalars into checked numbers, or raises
+:class:`~solvers.errors.InputError` naming the argument."""
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,7 +10,7 @@ import numpy as np
 from .errors import InputError
 
 __all__ = ["Data", "validate_data", "validate_lam", "validate_choice", "validate_bool", "validate_int",
-           "validate_seed", "validate_positive"]
+           "validate_seed", "validate_positive", "validate_real", "as_real_array", "validate_vector"]
 
 
 @dataclass(frozen=True)
@@ -30,17 +32,70 @@ class Data:
         return self.x.size
 
 
-def _as_1d_float(a, name):
+#: numpy dtype kinds that are real numbers: signed/unsigned integers and floats.
+_REAL_KINDS = "iuf"
+
+
+def as_real_array(a, name, *, copy=True):
+    """``a`` as a float64 array of any shape (a new one unless ``copy=False``), refusing what
+    float64 conversion would garble.
+
+    Errors (never a silent conversion): complex values (the imaginary part would be dropped with
+    only a ComplexWarning), numpy masked arrays with masked entries (the mask would be ignored
+    and the masked values used), strings (numeric-looking ones would be parsed), bools, dates,
+    and objects that are not real numbers. Anything whose ``__array__`` fails (e.g. a torch
+    tensor with ``requires_grad``) is reported with the library's own reason.
+    """
+    if np.ma.isMaskedArray(a) and np.ma.getmaskarray(a).any():
+        k = int(np.ma.getmaskarray(a).sum())
+        raise InputError(
+            f"{name} is a masked array with {k} masked entr{'y' if k == 1 else 'ies'}; masks are not honoured. "
+            f"Drop the masked points from all arrays first (e.g. {name}.compressed() with the same mask applied "
+            "to the other array), or pass np.ma.getdata if the values are meant to be used"
+        )
     try:
-        arr = np.array(a, dtype=np.float64)  # a copy: solvers may work in place on Data arrays
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a 1-D array of real numbers; got {type(a).__name__}") from exc
+        raw = np.asarray(np.ma.getdata(a) if np.ma.isMaskedArray(a) else a)
+    except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
+        raise InputError(f"{name} could not be read as an array of real numbers ({exc})") from exc
+    kind = raw.dtype.kind
+    if kind == "c":
+        raise InputError(
+            f"{name} must be real numbers; got complex values (dtype {raw.dtype}). Pass np.real({name}) "
+            "if the imaginary parts are meant to be dropped"
+        )
+    if kind in "US":
+        raise InputError(f"{name} must be real numbers; got strings (dtype {raw.dtype}); convert them explicitly")
+    if kind == "b":
+        raise InputError(f"{name} must be real numbers; got a bool array (use {name}.astype(float) if intended)")
+    if kind == "O" and raw.ndim == 0:
+        raise InputError(f"{name} must be an array of real numbers; got {type(a).__name__}")
+    if kind == "O":
+        flat = raw.ravel()
+        for i, el in enumerate(flat):
+            if isinstance(el, (bool, np.bool_)) or not isinstance(el, numbers.Real):
+                where = f"{name}[{i}]" if raw.ndim == 1 else f"element {i} of {name}"
+                raise InputError(f"{name} must be real numbers; {where} is {el!r} ({type(el).__name__})")
+    elif kind not in _REAL_KINDS:
+        raise InputError(f"{name} must be real numbers; got dtype {raw.dtype}")
+    try:
+        # copy by default: solvers may work in place on Data arrays
+        return np.array(raw, dtype=np.float64) if copy else np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"{name} could not be read as an array of real numbers ({exc})") from exc
+
+
+def validate_vector(a, name):
+    """A finite 1-D float64 copy of ``a`` (see :func:`as_real_array` for what is refused)."""
+    arr = as_real_array(a, name)
     if arr.ndim != 1:
         raise InputError(f"{name} must be 1-D; got an array of shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         bad = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise InputError(f"{name} must be finite; {name}[{bad}] = {arr[bad]}")
     return arr
+
+
+_as_1d_float = validate_vector  # the historical name (other branches may still import it)
 
 
 def validate_data(x, y, *, min_points=2, duplicates="merge-identical"):
@@ -58,8 +113,8 @@ def validate_data(x, y, *, min_points=2, duplicates="merge-identical"):
         x with a different y is an error, since no function interpolates both.
         ``"average"`` (regression): repeated x are merged into the mean y, weighted by count.
     """
-    x = _as_1d_float(x, "x")
-    y = _as_1d_float(y, "y")
+    x = validate_vector(x, "x")
+    y = validate_vector(y, "y")
     if x.size != y.size:
         raise InputError(f"x and y must have the same length; got len(x)={x.size}, len(y)={y.size}")
     if not np.all(x[1:] > x[:-1]):  # sorted input (the common case) skips the O(n log n) sort
@@ -165,10 +220,31 @@ def validate_seed(seed, name="seed", *, allow_none=True):
 
 def validate_positive(value, name, *, allow_zero=False):
     """A finite real number > 0 (>= 0 with ``allow_zero``) as float; bools and strings are errors."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InputError(f"{name} must be a real number; got {value!r} ({type(value).__name__})")
-    val = float(value)
+    val = validate_real(value, name, finite=False)
     if not np.isfinite(val) or val < 0 or (val == 0 and not allow_zero):
         expected = ">= 0" if allow_zero else "> 0"
         raise InputError(f"{name} must be finite and {expected}; got {value!r}")
+    return val
+
+
+def validate_real(value, name, *, finite=True):
+    """A real number (Python, numpy, or a 0-d real array) as float; bools, strings and arrays are errors."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise InputError(f"{name} must be a real number; got {value!r} ({type(value).__name__})")
+    if isinstance(value, numbers.Real):  # Python and numpy scalars, Fraction
+        try:
+            val = float(value)
+        except OverflowError as exc:
+            raise InputError(f"{name} is beyond the float range (|{name}| > 1.8e308)") from exc
+    else:  # a 0-d array or tensor
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise InputError(f"{name} must be a real number; got {type(value).__name__} ({exc})") from exc
+        if arr.ndim != 0 or arr.dtype.kind not in _REAL_KINDS:
+            what = f"an array of shape {arr.shape}" if arr.ndim else f"{value!r} ({type(value).__name__})"
+            raise InputError(f"{name} must be a real number; got {what}")
+        val = float(arr)
+    if finite and not np.isfinite(val):
+        raise InputError(f"{name} must be finite; got {value!r}")
     return val

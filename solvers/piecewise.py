@@ -7,9 +7,12 @@ A minimum-norm interpolant and a trained shallow ReLU network are both of the fo
 so one exact type serves both, and distances between them are computed exactly.
 """
 
+import numbers
+
 import numpy as np
 from scipy.interpolate import PPoly
 
+from ._validation import as_real_array, validate_positive, validate_real
 from .errors import InputError
 
 __all__ = ["PiecewiseLinear", "VARIANTS", "tv2_cost"]
@@ -50,8 +53,8 @@ class PiecewiseLinear:
     __slots__ = ("nodes", "values", "slope_left", "slope_right", "_slopes", "_jumps")
 
     def __init__(self, nodes, values, slope_left, slope_right):
-        nodes = np.atleast_1d(np.asarray(nodes, dtype=np.float64))
-        values = np.atleast_1d(np.asarray(values, dtype=np.float64))
+        nodes = np.atleast_1d(as_real_array(nodes, "nodes", copy=False))
+        values = np.atleast_1d(as_real_array(values, "values", copy=False))
         if nodes.ndim != 1 or nodes.size < 1 or nodes.shape != values.shape:
             raise InputError(
                 f"nodes and values must be 1-D of equal length >= 1; got shapes {nodes.shape} and {values.shape}"
@@ -60,9 +63,7 @@ class PiecewiseLinear:
             raise InputError("nodes and values must be finite")
         if np.any(np.diff(nodes) <= 0):
             raise InputError("nodes must be strictly increasing")
-        sl, sr = float(slope_left), float(slope_right)
-        if not (np.isfinite(sl) and np.isfinite(sr)):
-            raise InputError(f"outer slopes must be finite; got {sl}, {sr}")
+        sl, sr = validate_real(slope_left, "slope_left"), validate_real(slope_right, "slope_right")
         self.nodes, self.values = nodes, values
         self.slope_left, self.slope_right = sl, sr
         inner = np.diff(values) / np.diff(nodes)
@@ -83,8 +84,10 @@ class PiecewiseLinear:
     def from_values(cls, x, y, slope_left=None, slope_right=None):
         """Interpolant through (x, y) (x strictly increasing); outer slopes default to the
         first and last secant slopes (the linear extension)."""
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
+        x = np.atleast_1d(as_real_array(x, "x", copy=False))
+        y = np.atleast_1d(as_real_array(y, "y", copy=False))
+        if x.size == 0 or x.shape != y.shape:
+            raise InputError(f"x and y must be 1-D of equal length >= 1; got shapes {x.shape} and {y.shape}")
         if x.size == 1:
             if slope_left is None or slope_right is None:
                 raise InputError("a single node needs both outer slopes")
@@ -101,13 +104,14 @@ class PiecewiseLinear:
         Knots closer than ``merge_tol`` (absolute) are merged and their jumps added; knots with
         zero jump are dropped. With no knot left, ``f`` is affine.
         """
-        t = np.asarray(knots, dtype=np.float64).ravel()
-        J = np.asarray(jumps, dtype=np.float64).ravel()
+        t = as_real_array(knots, "knots", copy=False).ravel()
+        J = as_real_array(jumps, "jumps", copy=False).ravel()
         if t.shape != J.shape:
             raise InputError(f"knots and jumps must have the same length; got {t.size} and {J.size}")
         if not (np.all(np.isfinite(t)) and np.all(np.isfinite(J))):
             raise InputError("knots and jumps must be finite")
-        sl, C = float(slope_left), float(intercept)
+        sl, C = validate_real(slope_left, "slope_left"), validate_real(intercept, "intercept")
+        merge_tol = validate_positive(merge_tol, "merge_tol", allow_zero=True)
         t, J = _merge_knots(t, J, merge_tol)
         if t.size == 0:
             return cls([0.0], [C], sl, sl)
@@ -135,9 +139,15 @@ class PiecewiseLinear:
         Each unit with :math:`w_j\ne0` has its kink at :math:`-b_j/w_j` with jump
         :math:`a_j|w_j|`; units with :math:`w_j=0` are constants :math:`a_j\,\mathrm{relu}(b_j)`.
         """
-        a, w, b = (np.asarray(v, dtype=np.float64).ravel() for v in (a, w, b))
+        a, w, b = (as_real_array(v, nm, copy=False).ravel() for v, nm in ((a, "a"), (w, "w"), (b, "b")))
         if not (a.shape == w.shape == b.shape):
             raise InputError(f"a, w, b must have the same length; got {a.size}, {w.size}, {b.size}")
+        for nm, v in (("a", a), ("w", w), ("b", b)):
+            if not np.all(np.isfinite(v)):
+                j = int(np.flatnonzero(~np.isfinite(v))[0])
+                # Dropping the unit would return a finite function for a network that is NaN everywhere.
+                raise InputError(f"network parameters must be finite; unit {j} has {nm}[{j}] = {v[j]}")
+        c, d = validate_real(c, "c"), validate_real(d, "d")
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             t_all = -b / np.where(w != 0, w, 1.0)
         kinked = (w != 0) & np.isfinite(t_all)
@@ -147,8 +157,8 @@ class PiecewiseLinear:
         always = (w != 0) & ~np.isfinite(t_all) & (((w > 0) & (t_all < 0)) | ((w < 0) & (t_all > 0)))
         neg = kinked & (w < 0)
         lin = neg | always
-        sl = float(c) + float(np.sum(a[lin] * w[lin]))
-        C = float(d) + float(np.sum(a[const] * np.maximum(b[const], 0.0))) + float(np.sum(a[lin] * b[lin]))
+        sl = c + float(np.sum(a[lin] * w[lin]))
+        C = d + float(np.sum(a[const] * np.maximum(b[const], 0.0))) + float(np.sum(a[lin] * b[lin]))
         t = t_all[kinked]
         J = a[kinked] * np.abs(w[kinked])
         return cls.from_knots(t, J, sl, C, merge_tol=merge_tol)
@@ -198,7 +208,7 @@ class PiecewiseLinear:
 
     # ------------------------------------------------------------------ evaluation
     def __call__(self, t, nu=0):
-        t_arr = np.asarray(t, dtype=np.float64)
+        t_arr = as_real_array(t, "t", copy=False)
         if nu not in (0, 1, 2):
             raise InputError(f"nu must be 0, 1 or 2; got {nu!r}")
         idx = np.searchsorted(self.nodes, t_arr, side="right")  # piece index 0..K
@@ -236,7 +246,7 @@ class PiecewiseLinear:
                 nodes, self(nodes) + other(nodes),
                 self.slope_left + other.slope_left, self.slope_right + other.slope_right,
             )
-        if np.isscalar(other):
+        if _is_number(other):
             return PiecewiseLinear(self.nodes, self.values + other, self.slope_left, self.slope_right)
         return NotImplemented
 
@@ -252,7 +262,7 @@ class PiecewiseLinear:
         return (-self) + other
 
     def __mul__(self, s):
-        if not np.isscalar(s):
+        if not _is_number(s):
             return NotImplemented
         return PiecewiseLinear(self.nodes, s * self.values, s * self.slope_left, s * self.slope_right)
 
@@ -264,8 +274,11 @@ class PiecewiseLinear:
 
         On each linear piece the integral is closed-form, so the result is exact up to rounding.
         """
-        a, b = (float(v) for v in interval)
-        if not (np.isfinite(a) and np.isfinite(b) and a < b):
+        try:
+            a, b = (validate_real(v, "interval") for v in interval)
+        except (TypeError, ValueError) as exc:  # not a pair, or not numbers
+            raise InputError(f"interval must be a pair (a, b) of finite numbers; got {interval!r}") from exc
+        if not a < b:
             raise InputError(f"interval must be finite with a < b; got {interval!r}")
         inner = self.nodes[(self.nodes > a) & (self.nodes < b)]
         pts = np.concatenate(([a], inner, [b]))
@@ -302,6 +315,11 @@ class PiecewiseLinear:
             f"PiecewiseLinear({self.knots.size} knots, slope_left={self.slope_left:.6g}, "
             f"slope_right={self.slope_right:.6g})"
         )
+
+
+def _is_number(v):
+    """A real scalar for arithmetic (strings and bools are not: ``np.isscalar("a")`` is True)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
 
 
 def _merge_knots(t, J, tol):
@@ -343,10 +361,10 @@ def tv2_cost(f, variant="skip"):
     """
     if variant not in VARIANTS:
         raise InputError(f"unknown variant {variant!r}; expected one of {', '.join(map(repr, VARIANTS))}")
-    J = np.abs(np.asarray(f.jumps, dtype=np.float64))
-    t = np.asarray(f.knots, dtype=np.float64)
+    t, J, sl, sr = _measure_of(f)
+    J = np.abs(J)
     mass = float(np.sum(J))
-    D = abs(float(f.slope_left) + float(f.slope_right))
+    D = abs(sl + sr)
     if variant == "skip":
         return mass
     if variant == "no-skip":
@@ -355,3 +373,28 @@ def tv2_cost(f, variant="skip"):
     if variant == "bias":
         return weighted
     return weighted + max(D - mass, 0.0)
+
+
+_PL_ATTRS = ("knots", "jumps", "slope_left", "slope_right")
+
+
+def _measure_of(f):
+    """``(knots, jumps, slope_left, slope_right)`` of a piecewise-linear ``f``, checked."""
+    if isinstance(f, PiecewiseLinear):
+        return f.knots, f.jumps, f.slope_left, f.slope_right
+    missing = [a for a in _PL_ATTRS if not hasattr(f, a)]  # hasattr: a spline's knots raise
+    if missing:
+        hint = ""
+        if hasattr(f, "forward") and hasattr(f, "parameters"):
+            hint = "; convert a network with minnorm.to_function(net) first"
+        elif hasattr(f, "function"):
+            hint = "; pass its .function"
+        raise InputError(
+            f"f must be a PiecewiseLinear (or have {', '.join(_PL_ATTRS)}); got {type(f).__name__}, "
+            f"which lacks {', '.join(missing)}{hint}"
+        )
+    t = as_real_array(f.knots, "f.knots", copy=False).ravel()
+    J = as_real_array(f.jumps, "f.jumps", copy=False).ravel()
+    if t.shape != J.shape or not (np.all(np.isfinite(t)) and np.all(np.isfinite(J))):
+        raise InputError(f"f.knots and f.jumps must be finite and of equal length; got {t.size} and {J.size}")
+    return t, J, validate_real(f.slope_left, "f.slope_left"), validate_real(f.slope_right, "f.slope_right")

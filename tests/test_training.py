@@ -594,7 +594,7 @@ def _check_init_laws(m):
         (lambda: mn.train(mn.ShallowReLU(3), X6, Y6, steps=-1, lr=0.1), "steps"),
         (lambda: mn.train(mn.ShallowReLU(3), X6, Y6, steps=1, lr=0.1, optimizer="sgd", batch_size=0), "batch_size"),
         (lambda: mn.train(mn.ShallowReLU(3), X6, Y6, steps=1, lr=0.1, batch_size=2), "full-batch"),
-        (lambda: mn.train_population([mn.ShallowReLU(3)] * 2, X6, Y6, steps=1, lr=[0.1]), "one entry per network"),
+        (lambda: mn.train_population([mn.ShallowReLU(3), mn.ShallowReLU(3)], X6, Y6, steps=1, lr=[0.1]), "one entry per network"),
         (lambda: mn.random_features_ridge(mn.ShallowReLU(3), X6, Y6, -1.0), "lam"),
         (lambda: mn.train(mn.ShallowReLU(3), X6, Y6, steps=1, lr=0.1, lr_schedule="linear"), "lr_schedule"),
         (lambda: mn.train(mn.ShallowReLU(3), X6, Y6, steps=1, lr=0.1, lr_final_ratio=0.1), "lr_final_ratio"),
