@@ -17,7 +17,7 @@ import os
 import numpy as np
 import torch
 
-from solvers._validation import validate_bool, validate_positive, validate_seed
+from solvers._validation import validate_bool, validate_choice, validate_positive, validate_seed
 from solvers.errors import InputError
 from solvers.kink_density import LAW_DEFAULTS, kink_density
 
@@ -30,22 +30,6 @@ __all__ = ["ShallowReLU", "INIT_LAWS", "PARAMETRIZATIONS", "OUTPUT_INITS"]
 INIT_LAWS = LAW_DEFAULTS
 PARAMETRIZATIONS = ("standard", "mean-field")
 OUTPUT_INITS = ("gaussian", "zeros", "uniform")
-
-
-def _check_choice(value, name, choices):
-    if value not in choices:
-        raise InputError(f"unknown {name} {value!r}; expected one of {', '.join(map(repr, choices))}")
-    return value
-
-
-def _check_positive(value, name, allow_zero=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a real number; got {value!r}") from exc
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise InputError(f"{name} must be finite and {'>= 0' if allow_zero else '> 0'}; got {value!r}")
-    return v
 
 
 #: float64 vectors of length ``width`` alive at once while a network is drawn (w, b, a and the
@@ -181,9 +165,9 @@ class ShallowReLU(torch.nn.Module):
         seed = validate_seed(seed, "seed", allow_none=False)
         dtype = _check_dtype(dtype)
         device = _check_device(device)
-        _check_choice(parametrization, "parametrization", PARAMETRIZATIONS)
-        _check_choice(init, "init", tuple(INIT_LAWS))
-        _check_choice(output_init, "output_init", OUTPUT_INITS)
+        validate_choice(parametrization, "parametrization", PARAMETRIZATIONS)
+        validate_choice(init, "init", tuple(INIT_LAWS))
+        validate_choice(output_init, "output_init", OUTPUT_INITS)
         params = dict(INIT_LAWS[init])
         if init_params is not None and not isinstance(init_params, dict):
             raise InputError(f"init_params must be a dict or None; got {init_params!r}")

@@ -27,14 +27,16 @@ import torch
 
 from solvers.errors import InputError
 
-from .network import ShallowReLU, _check_positive
+from solvers._validation import validate_positive
+
+from .network import ShallowReLU
 
 __all__ = ["random_features_ridge", "ridge_lam"]
 
 
 def ridge_lam(weight_decay, n):
     """``lam`` of :func:`random_features_ridge` matching last-layer training: ``n * weight_decay / 2``."""
-    return float(n) * _check_positive(weight_decay, "weight_decay", allow_zero=True) / 2.0
+    return float(n) * validate_positive(weight_decay, "weight_decay", allow_zero=True) / 2.0
 
 
 def random_features_ridge(model, x, y, lam):
@@ -63,7 +65,7 @@ def random_features_ridge(model, x, y, lam):
     """
     if not isinstance(model, ShallowReLU):
         raise InputError(f"model must be a ShallowReLU; got {type(model).__name__}")
-    lam = _check_positive(lam, "lam", allow_zero=True)
+    lam = validate_positive(lam, "lam", allow_zero=True)
     x = np.asarray(torch.as_tensor(x).detach().cpu().double().numpy(), dtype=np.float64).reshape(-1)
     y = np.asarray(torch.as_tensor(y).detach().cpu().double().numpy(), dtype=np.float64).reshape(-1)
     if x.size != y.size or x.size < 1:

@@ -81,7 +81,7 @@ from solvers._validation import (as_real_array, validate_bool, validate_int, val
                                  validate_seed)
 from solvers.errors import InputError
 
-from .network import PARAMETRIZATIONS, ShallowReLU, _check_positive
+from .network import PARAMETRIZATIONS, ShallowReLU
 from .population import Population, loss_grad_kernel
 
 __all__ = [
@@ -251,7 +251,7 @@ def solver_lam(weight_decay, n, width=None, parametrization="standard", *, train
     hidden_scale : float > 0
         Only used with a frozen first layer (:attr:`ShallowReLU.hidden_scale`).
     """
-    wd = _check_positive(weight_decay, "weight_decay", allow_zero=True)
+    wd = validate_positive(weight_decay, "weight_decay", allow_zero=True)
     if isinstance(n, bool) or int(n) != n or n < 1:
         raise InputError(f"n must be a positive integer; got {n!r}")
     if parametrization not in PARAMETRIZATIONS:
@@ -264,7 +264,7 @@ def solver_lam(weight_decay, n, width=None, parametrization="standard", *, train
                          f"{'' if train_first_layer else ' of a frozen first layer'}; got {width!r}")
     if train_first_layer:
         return float(n) * wd if parametrization == "standard" else float(n) * int(width) * wd
-    s2 = _check_positive(hidden_scale, "hidden_scale") ** 2
+    s2 = validate_positive(hidden_scale, "hidden_scale") ** 2
     m = int(width)
     if parametrization == "standard":
         return float(n) * wd / (2.0 * m * s2)
