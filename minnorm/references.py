@@ -200,13 +200,8 @@ def solve_reference(name, x, y, *, lam=None, params=None) -> Reference:
         if lam is None:
             sol = solvers.tv2_interpolant(x, y, variant=variant, select=select, **opts)
         else:
-            sol = solvers.tv2_regression(x, y, lam, variant=variant, **opts)
-            if select == "sparsest":
-                # The regression's solution set is the set of min-norm interpolants of its unique
-                # fitted values (MATH B.1), so the sparsest one is the sparsest interpolant of those.
-                fitted = sol.fitted if sol.fitted is not None else sol(sol.x)
-                sparse = solvers.tv2_interpolant(sol.x, fitted, variant=variant, select="sparsest")
-                sol = _replace_function(sol, sparse.function)
+            # select="sparsest": the sparsest minimiser, its value the regression objective recomputed from it
+            sol = solvers.tv2_regression(x, y, lam, variant=variant, select=select, **opts)
         envelope = None
         if variant in ("skip", "no-skip"):
             xe = np.asarray(sol.x, dtype=np.float64)
@@ -235,9 +230,3 @@ def solve_reference(name, x, y, *, lam=None, params=None) -> Reference:
     return Reference(name=name, solution=sol, envelope=None, variant=None,
                      is_piecewise_linear=isinstance(sol.function, PiecewiseLinear), lam=lam, kind=kind,
                      params=dict(used, **opts))
-
-
-def _replace_function(sol, function):
-    import dataclasses
-
-    return dataclasses.replace(sol, function=function)

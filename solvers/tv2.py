@@ -34,7 +34,7 @@ import numpy as np
 from scipy.linalg import solveh_banded
 
 from . import _cvx
-from ._validation import validate_choice, validate_data, validate_lam
+from ._validation import validate_bool, validate_choice, validate_data, validate_lam
 from .errors import InputError, SolverError
 from .piecewise import VARIANTS, PiecewiseLinear, tv2_cost
 from .solution import Solution
@@ -433,6 +433,7 @@ def tv2_interpolant(x, y, *, variant="skip", select="linear", method="exact", so
     validate_choice(variant, "variant", VARIANTS)
     validate_choice(method, "method", METHODS)
     validate_choice(select, "select", SELECTS)
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     if variant not in _EXACT_VARIANTS and select != "linear":
         raise InputError(
             f"select={select!r} does not apply to variant={variant!r}: the V3/V4 minimum-norm "
@@ -956,7 +957,8 @@ def _v1_regression_pdas(x, y, w, lam, sig0=None, maxiter=500, tol=1e-10):
     return sig, nodes, v, z, maxiter, False
 
 
-def _regression_solution(data, lam, variant, f, z_hint, method, solver, status, cert, select, bound=None):
+def _regression_solution(data, lam, variant, f, z_hint, method, solver, status, cert, select, bound=None,
+                         allow_inaccurate=False):
     x, y, w = data.x, data.y, data.weights
     h = np.diff(x)
     fitted = f(x)
@@ -973,7 +975,7 @@ def _regression_solution(data, lam, variant, f, z_hint, method, solver, status, 
     return Solution(
         function=f, value=value, lower_bound=float(bound), status=status, method=method, solver=solver,
         variant=variant, problem="regression", x=x, y=y, lam=lam, fitted=fitted, certificate=cert,
-        select=select,
+        select=select, allow_inaccurate=allow_inaccurate,
     )
 
 
@@ -1042,6 +1044,7 @@ def tv2_regression(x, y, lam, *, variant="skip", method="exact", select="linear"
     validate_choice(variant, "variant", VARIANTS)
     validate_choice(method, "method", METHODS)
     validate_choice(select, "select", SELECTS)
+    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     lam = validate_lam(lam)
     if variant not in _EXACT_VARIANTS and select != "linear":
         raise InputError(
@@ -1081,7 +1084,8 @@ def _rescaled_regression(data, lam, variant, select, solver, allow_inaccurate, a
     cert = dict(sol.certificate, rescaled_by_powers_of_two={"x": a, "y": b, "lam": a + b},
                 note="certificate entries are those of the problem with x*2**a, y*2**b, lam*2**(a+b)")
     out = _regression_solution(data, lam, variant, f, np.ldexp(sol.fitted, -b), sol.method, sol.solver,
-                               sol.status, cert, select, bound=float(np.ldexp(sol.lower_bound, -2 * b)))
+                               sol.status, cert, select, bound=float(np.ldexp(sol.lower_bound, -2 * b)),
+                               allow_inaccurate=allow_inaccurate)
     if not (np.isfinite(out.value) and np.isfinite(out.lower_bound)):
         raise InputError("the regression objective of this problem is outside the float64 range; rescale x or y")
     return out
@@ -1110,7 +1114,8 @@ def _exact_regression(data, lam, variant, select, solver, allow_inaccurate):
     cert["polish"] = polish
     f = _best_v2_function(data, lam, z, select)
     cert["kind"] = "data-knot conic program (MATH B.2) + dual-feasible point from stationarity"
-    return _regression_solution(data, lam, variant, f, z, "exact", label, status, cert, select)
+    return _regression_solution(data, lam, variant, f, z, "exact", label, status, cert, select,
+                                allow_inaccurate=allow_inaccurate)
 
 
 def _fit_function(x, z, select, variant, eta=None):
@@ -1166,7 +1171,8 @@ def _v1_regression(data, lam, select, solver, allow_inaccurate, cert, lam_max):
             cert.update({"active_set_iterations": its, "active_set_converged": False,
                          "kind": "cvxpy data-knot QP (active set did not converge)"})
             f = _fit_function(x, zc, select, "skip")
-            return _regression_solution(data, lam, "skip", f, zc, "exact", clabel, status, cert, select)
+            return _regression_solution(data, lam, "skip", f, zc, "exact", clabel, status, cert, select,
+                                        allow_inaccurate=allow_inaccurate)
     cert.update({"active_set_iterations": its, "active_set_converged": True, "n_knots_active": int(nodes.size - 2),
                  "kind": "active-set KKT + dual-feasible point (weak duality)"})
     if select == "linear":

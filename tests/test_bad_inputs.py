@@ -93,6 +93,12 @@ def case(name, bad, err, match, good):
 
 IE = InputError
 CASES = [
+    # ------------------------------------------------ closed-form paths take real bools too ("no" is truthy)
+    case("interpolant-allow-inaccurate-string", lambda: solvers.tv2_interpolant(X4, Y4, allow_inaccurate="no"), IE, "allow_inaccurate",
+         lambda: solvers.tv2_interpolant(X4, Y4, allow_inaccurate=False)),
+    case("regression-allow-inaccurate-string",
+         lambda: solvers.tv2_regression(X4, Y4, 0.1, allow_inaccurate="no"), IE, "allow_inaccurate",
+         lambda: solvers.tv2_regression(X4, Y4, 0.1, allow_inaccurate=False)),
     # ---------------------------------------------------------------- solver data (validate_data)
     case("complex-y", lambda: interp(y=np.array(Y4) + 1j), IE, "y must be real", lambda: interp()),
     case("complex-x", lambda: interp(x=np.array(X4) + 0.5j), IE, "x must be real", lambda: interp()),
