@@ -279,7 +279,8 @@ def load_csv_data(path):
     try:
         df = pd.read_csv(path, header=None, comment="#", skipinitialspace=True)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"target data file {path!r} is not a CSV of x, y rows: {exc}") from exc
+        reason = " ".join(str(exc).split())  # pandas' parser messages end in newlines; errors are one line
+        raise InputError(f"target data file {path!r} is not a CSV of x, y rows: {reason}") from exc
     first = df.iloc[0].astype(str).tolist() if len(df) else []
 
     def _isnum(s):

@@ -47,11 +47,16 @@ def test_serial_sweep_rows_and_resume(tmp_path):
     assert s2.n_skipped == 4 and sum(s2.counts.values()) == 0
 
 
-def test_failures_become_rows_and_the_sweep_goes_on(tmp_path):
+def test_failures_become_rows_and_the_sweep_goes_on(tmp_path, monkeypatch):
     d = json.loads(json.dumps(TINY))
     d["problem"]["n"] = [6, 7]
-    d["reference"] = {"name": "tv2:nonsense"}  # fails in every population, at solve time
-    s = run_sweep(parse_config(d), tmp_path, serial=True, progress=False)
+    cfg = parse_config(d)  # a bad reference name is now a config error; make the solve itself fail
+
+    def nonsense(*args, **kwargs):
+        raise RuntimeError("nonsense reference solver")
+
+    monkeypatch.setattr("minnorm.references.solve_reference", nonsense)
+    s = run_sweep(cfg, tmp_path, serial=True, progress=False)
     assert s.counts["failed"] == 8
     df = load_results(tmp_path)
     assert (df["status"] == "failed").all()

@@ -117,6 +117,16 @@ def _store_rows(store):
     return rows, claims
 
 
+def _claims_so_far(store):
+    """Claims in a store that another process may be creating right now (no tables yet: 0)."""
+    if not store.exists():
+        return 0
+    try:
+        return _store_rows(store)[1]
+    except sqlite3.OperationalError:  # the file exists before its schema is committed
+        return 0
+
+
 # ------------------------------------------------------------------------------ signals
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_workers_keeps_runs_and_exits_128_plus_signal(tmp_path, sig):
@@ -226,7 +236,7 @@ def test_two_sweeps_into_one_store_train_each_run_once(tmp_path):
     store = tmp_path / "out" / STORE_NAME
     try:
         # This process is the second sweep; it starts once the first has claimed its first runs.
-        _wait(lambda: store.exists() and _store_rows(store)[1] >= 1, proc, what="the first sweep's claims")
+        _wait(lambda: _claims_so_far(store) >= 1, proc, what="the first sweep's claims")
         mine = run_sweep(_cfg(), tmp_path / "out", workers=1, progress=False)
         out, err = proc.communicate(timeout=120)
     finally:
