@@ -29,6 +29,8 @@ from minnorm.metrics import (
 )
 from minnorm.problems import make_problem
 from minnorm.references import solve_reference
+from test_public_api import v1_value  # MATH B.1 closed form V from the secant slopes
+from test_tv2_exact import data_knot_qp_value  # independent cvxpy/Clarabel data-knot QP (MATH B.1)
 
 ABS = PL([0.0], [0.0], -1.0, 1.0)
 ZERO = PL([0.0], [0.0], 0.0, 0.0)
@@ -192,11 +194,10 @@ def test_objective_gap_debarre_least_squares_line():
     # The connect-the-dots interpolant: SSE 0, objective lam * V with V = 1193.0707.
     lin = PL.from_values(x, y)
     lam = 1e-3
-    ref = solvers.tv2_regression(x, y, lam)
-    ref_obj = float(np.sum((ref(x) - y) ** 2)) + lam * solvers.tv2_cost(ref.function, "skip")
+    ref_obj = data_knot_qp_value(x, y, lam)  # min SSE + lam TV, written in test_tv2_exact with cvxpy
     assert net_objective(lin, x, y, lam) == pytest.approx(lam * 1193.0707, abs=1e-6)
-    assert objective_gap(lin, x, y, lam) == pytest.approx(lam * lin.total_variation() - ref_obj, abs=1e-12)
-    assert objective_gap(ref.function, x, y, lam) == pytest.approx(0.0, abs=1e-12)
+    assert objective_gap(lin, x, y, lam) == pytest.approx(lam * 1193.0707 - ref_obj, abs=1e-6)
+    assert objective_gap(solvers.tv2_regression(x, y, lam).function, x, y, lam) == pytest.approx(0.0, abs=1e-12)
 
 
 # ----------------------------------------------------------------------------- knots
@@ -235,8 +236,12 @@ def test_compare_shifted_reference_exact():
     assert m["l2"] == pytest.approx(0.1 * math.sqrt(3.0), rel=1e-12)
     assert m["linf"] == pytest.approx(0.1, rel=1e-12)
     assert m["envelope_violation"] == pytest.approx(0.1, rel=1e-12)
-    assert m["rel_l2"] == pytest.approx(m["l2"] / m["ref_l2_norm"], rel=1e-15)
-    assert m["net_cost"] == pytest.approx(m["ref_value"], rel=1e-14)
+    ref_norm = math.sqrt(quad(lambda t: ref.function(t) ** 2, a, b, points=p.x, epsabs=0, epsrel=1e-13,
+                              limit=200)[0])
+    assert m["ref_l2_norm"] == pytest.approx(ref_norm, rel=1e-10)
+    assert m["rel_l2"] == pytest.approx(0.1 * math.sqrt(3.0) / ref_norm, rel=1e-10)
+    V = v1_value(p.x, p.y)  # the shift changes no slope: both cost V
+    assert m["ref_value"] == pytest.approx(V, rel=1e-12) and m["net_cost"] == pytest.approx(V, rel=1e-12)
     assert m["cost_gap"] == pytest.approx(0.0, abs=1e-12)
     assert m["train_mse"] == pytest.approx(0.01, rel=1e-12)
     assert math.isnan(m["objective_gap"])
@@ -250,12 +255,15 @@ def test_compare_regression_reference_objective_gap():
     p = make_problem("sin", "random", 12, noise=0.1, seed=2)
     ref = solve_reference("tv2:skip", p.x, p.y, lam=0.05)
     m = compare(ref.function, ref, p)
+    qp = data_knot_qp_value(p.x, p.y, 0.05)  # independent cvxpy/Clarabel QP
+    assert m["ref_objective"] == pytest.approx(qp, rel=1e-7)
     assert m["objective_gap"] == pytest.approx(0.0, abs=1e-12)
     assert m["envelope_violation"] <= 1e-14
     lin = PL.from_values(p.x, p.y)
     m2 = compare(lin, ref, p)
-    assert m2["net_objective"] == pytest.approx(0.05 * lin.total_variation(), rel=1e-14)
-    assert m2["objective_gap"] == pytest.approx(m2["net_objective"] - m["ref_objective"], rel=1e-14)
+    V = v1_value(p.x, p.y)  # connect-the-dots: SSE 0, TV = V
+    assert m2["net_objective"] == pytest.approx(0.05 * V, rel=1e-12)
+    assert m2["objective_gap"] == pytest.approx(0.05 * V - qp, rel=1e-6)
     assert m2["objective_gap"] > 0.1
     assert m2["train_mse"] == 0.0 and m2["cost_gap"] == 0.0
 
@@ -274,8 +282,12 @@ def test_compare_with_spline_reference_quadrature():
     grid = np.union1d(np.linspace(a, b, 1_000_001), brk)
     assert m["linf"] == pytest.approx(np.max(np.abs(ref.solution(grid) - net(grid))), abs=1e-9)
     assert math.isnan(m["envelope_violation"]) and math.isnan(m["cost_gap"]) and math.isnan(m["net_cost"])
-    assert m["net_cost_skip"] == pytest.approx(net.total_variation(), rel=1e-15)
-    assert m["ref_value"] == pytest.approx(ref.value, rel=1e-15)
+    # net = connect-the-dots: int|f''| = V of the secant slopes; ref_value = int S''^2 of scipy's
+    # natural cubic spline, by quadrature
+    assert m["net_cost_skip"] == pytest.approx(v1_value(p.x, p.y), rel=1e-12)
+    d2 = CubicSpline(p.x, p.y, bc_type="natural").derivative(2)
+    curvature = sum(quad(lambda t: d2(t) ** 2, lo, hi, epsabs=0, epsrel=1e-13)[0] for lo, hi in zip(p.x[:-1], p.x[1:]))
+    assert m["ref_value"] == pytest.approx(curvature, rel=1e-9)
     # The variant for the cost gap can be requested explicitly.
     assert compare(net, ref, p, cost_gap_variant="skip")["cost_gap"] == 0.0
 

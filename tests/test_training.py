@@ -14,6 +14,7 @@ import torch
 
 import minnorm as mn
 from minnorm.training import loss_and_grad
+from test_public_api import cost_from_evaluations  # R(f) of MATH A.2 from evaluations of f only
 
 X6 = np.array([-1.0, -0.6, -0.1, 0.3, 0.7, 1.0])
 Y6 = np.array([0.2, -0.5, 0.4, 0.1, 0.9, -0.3])
@@ -175,11 +176,16 @@ def test_solver_lam_and_variant_for():
 
 def test_mean_field_cost_is_width_times_function_cost():
     # The lam map for mean-field: balanced parameter cost = m * R(f).
+    # Checked with numpy on the parameters: sum |a||w| is invariant under the rescaling, so it is
+    # computed before rebalancing; R(f) is recomputed from evaluations of f (f carries 1/m).
     m = 9
     model = mn.ShallowReLU(m, skip=True, parametrization="mean-field", seed=2)
+    a, w = model.a.detach().numpy().copy(), model.w.detach().numpy().copy()
+    invariant = float(np.sum(np.abs(a) * np.abs(w)))
     mn.rebalance(model, penalize_bias=False)
     f = mn.to_function(model)
-    assert mn.parameter_cost(model, False) == pytest.approx(m * mn.tv2_cost(f, "skip"), rel=1e-12)
+    assert mn.parameter_cost(model, False) == pytest.approx(invariant, rel=1e-12)
+    assert m * cost_from_evaluations(f, "skip") == pytest.approx(invariant, rel=1e-10)  # kinks distinct
 
 
 # ------------------------------------------------------------------------------ random features
@@ -530,13 +536,20 @@ def test_rebalance_preserves_f_and_reaches_the_function_cost(penalize_bias, vari
     model = mn.ShallowReLU(25, skip=True, seed=8, output_scale=3.0, init_params={"A": 0.5, "B": 2.0})
     before = mn.to_function(model)
     cost0 = mn.parameter_cost(model, penalize_bias)
+    # Expected values with numpy from the parameters (MATH A.1): the cost 1/2 sum(a^2 + w^2 [+ b^2])
+    # and the rescaling invariant sum |a||w| (or sum |a| sqrt(w^2 + b^2)), which is the minimum
+    # over rescalings and, with distinct kinks, R(f) (MATH A.0/A.2).
+    a0, w0, b0 = (getattr(model, k).detach().numpy().copy() for k in "awb")
+    sq = a0**2 + w0**2 + (b0**2 if penalize_bias else 0.0)
+    assert cost0 == pytest.approx(0.5 * np.sum(sq), rel=1e-14)
+    invariant = float(np.sum(np.abs(a0) * (np.hypot(w0, b0) if penalize_bias else np.abs(w0))))
     mn.rebalance(model, penalize_bias)
     after = mn.to_function(model)
     t = np.linspace(-6, 6, 1001)
     np.testing.assert_allclose(after(t), before(t), atol=1e-12)
-    R = mn.tv2_cost(after, variant)
-    assert mn.parameter_cost(model, penalize_bias) == pytest.approx(R, rel=1e-12)
-    assert R < cost0
+    assert mn.parameter_cost(model, penalize_bias) == pytest.approx(invariant, rel=1e-12)
+    assert cost_from_evaluations(after, variant) == pytest.approx(invariant, rel=1e-10)
+    assert invariant < cost0
     a, w, b = model.a.detach(), model.w.detach(), model.b.detach()
     norm = torch.sqrt(w**2 + b**2) if penalize_bias else w.abs()
     torch.testing.assert_close(a.abs(), norm, rtol=1e-12, atol=0.0)

@@ -12,6 +12,58 @@ G9_X = np.array([-1.5, -0.7, -0.1, 0.4, 1.0, 1.6])
 G9_Y = np.array([0.3, -0.5, 0.8, 0.1, -0.6, 0.2])
 
 
+# ------------------------------------------------------------------ independent kernels (MATH D.1/D.2)
+def relu(z):
+    return np.maximum(z, 0.0)
+
+
+def arccos_kernel(x, xp, sigma_w=1.0, sigma_b=1.0):
+    """Gaussian law: K = |z||z'| (sin th + (pi - th) cos th) / (2 pi), z = (sigma_w x, sigma_b) (MATH D.2)."""
+    x, xp = np.broadcast_arrays(np.asarray(x, float), np.asarray(xp, float))
+    nz, nzp = np.hypot(sigma_w * x, sigma_b), np.hypot(sigma_w * xp, sigma_b)
+    cos = np.clip((sigma_w**2 * x * xp + sigma_b**2) / (nz * nzp), -1.0, 1.0)
+    th = np.arccos(cos)
+    return nz * nzp * (np.sin(th) + (np.pi - th) * cos) / (2 * np.pi)
+
+
+def pm1_uniform_kernel(x, xp, c):
+    """w = +-1 (1/2 each), b ~ U[-c, c]: K = E[relu(w x + b) relu(w x' + b)], by quadrature over b."""
+    return sum(0.5 * integrate.quad(lambda b: relu(s * x + b) * relu(s * xp + b) / (2 * c), -c, c,
+                                    points=[-s * x, -s * xp], epsabs=1e-14, epsrel=1e-13)[0] for s in (-1.0, 1.0))
+
+
+def torch_uniform_g(t):
+    """MATH D.1, w ~ U[-1, 1], b ~ U[-1, 1]: g = 1/8 on [-1, 1], 1/(8 t^4) outside."""
+    t = np.asarray(t, float)
+    return np.where(np.abs(t) <= 1, 1 / 8, 1 / (8 * np.maximum(t * t, 1.0) ** 2))
+
+
+def kernel_via_g(x, xp, g, breaks):
+    """MATH D.2, sign-symmetric law (g_+ = g_- = g/2):
+    K = int g/2 (x - t)_+ (x' - t)_+ dt + int g/2 (t - x)_+ (t - x')_+ dt, by quadrature."""
+    lo, hi = min(x, xp), max(x, xp)
+    left = [-np.inf] + sorted(b for b in breaks if b < lo) + [lo]
+    right = [hi] + sorted(b for b in breaks if b > hi) + [np.inf]
+    k = sum(integrate.quad(lambda t: 0.5 * g(t) * (x - t) * (xp - t), a, b, epsabs=1e-14, epsrel=1e-13)[0]
+            for a, b in zip(left[:-1], left[1:]))
+    return k + sum(integrate.quad(lambda t: 0.5 * g(t) * (t - x) * (t - xp), a, b, epsabs=1e-14, epsrel=1e-13)[0]
+                   for a, b in zip(right[:-1], right[1:]))
+
+
+def gram(kernel, x):
+    return np.array([[kernel(a, b) for b in x] for a in x])
+
+
+def min_norm_value(K, y, free_bias=False):
+    """min ||f||_H^2 s.t. f(x_i) = y_i: y^T K^-1 y, or with a free constant d the [K 1; 1^T 0] system."""
+    if not free_bias:
+        return float(y @ np.linalg.solve(K, y))
+    n = y.size
+    A = np.block([[K, np.ones((n, 1))], [np.ones((1, n)), np.zeros((1, 1))]])
+    beta = np.linalg.solve(A, np.concatenate([y, [0.0]]))[:n]
+    return float(beta @ K @ beta)
+
+
 def bump(t):
     return 0.2 + np.exp(-8.0 * (np.asarray(t) - 0.3) ** 2)
 
@@ -62,7 +114,19 @@ def test_g9_random_feature_limit():
     bnd = nb.function.boundary_term()
     assert curv == pytest.approx(368.750715, abs=1e-5)
     assert bnd == pytest.approx(9.087024, abs=1e-5)
-    assert curv + bnd == pytest.approx(nb.value, rel=1e-12)  # MATH D.2 norm identity
+    # MATH D.2 norm identity, each side independently: y^T K^-1 y with K by quadrature over b;
+    # int f''^2/g by quadrature (g = 1/4 on [-2, 2], f'' = 0 outside); the boundary term of a
+    # sign-symmetric law, (f'(+inf) + f'(-inf))^2 / E[w^2] + (C+ + C-)^2 / E[b^2], from the
+    # asymptotes f(x) = f'(+-inf) x + C+- (f is affine beyond supp g), E[w^2] = 1, E[b^2] = 4/3.
+    K = gram(lambda a, b: pm1_uniform_kernel(a, b, 2.0), G9_X)
+    assert nb.value == pytest.approx(min_norm_value(K, G9_Y), rel=1e-9)
+    brk = np.union1d(G9_X, [-2.0, 2.0])
+    curv_quad = sum(integrate.quad(lambda t: 4.0 * nb(t, 2) ** 2, a, b, epsabs=1e-12, epsrel=1e-12)[0]
+                    for a, b in zip(brk[:-1], brk[1:]))
+    assert curv == pytest.approx(curv_quad, rel=1e-9)
+    sR, sL = nb(4.0) - nb(3.0), nb(-3.0) - nb(-4.0)
+    Cp, Cm = nb(3.0) - 3.0 * sR, nb(-3.0) + 3.0 * sL
+    assert bnd == pytest.approx((sR + sL) ** 2 / 1.0 + (Cp + Cm) ** 2 / (4.0 / 3.0), rel=1e-9)
     assert np.max(np.abs(nb(G9_X) - G9_Y)) < 1e-12
     assert abs(nb.gap) < 1e-8
     # no-skip solution is NOT the natural spline (MATH D.2: differs by ~0.031 inside the hull)
@@ -70,6 +134,7 @@ def test_g9_random_feature_limit():
     # free output bias: sum(beta) = 0, boundary part reduces to the slope term
     fb = weighted_spline(G9_X, G9_Y, weight=kd, skip=False)
     assert abs(fb.certificate["sum_beta"]) < 1e-10
+    assert fb.value == pytest.approx(min_norm_value(K, G9_Y, free_bias=True), rel=1e-9)
     assert fb.function.integral_curvature() + fb.function.boundary_term() == pytest.approx(fb.value, rel=1e-12)
     assert fb.value < nb.value
 
@@ -121,7 +186,9 @@ def test_smoothing_equals_make_smoothing_spline(lam):
     t = np.linspace(0.0, 5.0, 500)
     t = t[(t >= x[0]) & (t <= x[-1])]
     np.testing.assert_allclose(s(t), m(t), rtol=0, atol=1e-9 * np.max(np.abs(m(t))))
-    expected = np.sum((m(x) - y) ** 2) + lam * s.function.integral_curvature()
+    d2 = m.derivative(2)  # linear between the data: quad is exact to rounding
+    curvature = sum(integrate.quad(lambda t: d2(t) ** 2, a, b, epsabs=0, epsrel=1e-13)[0] for a, b in zip(x[:-1], x[1:]))
+    expected = np.sum((m(x) - y) ** 2) + lam * curvature  # scipy's objective, not the library's J
     assert s.value == pytest.approx(expected, rel=1e-9)
     assert s.problem == "spline-smoothing" and s.lam == lam
     s.check(rtol=1e-10)
@@ -149,8 +216,11 @@ def test_smoothing_duplicates_are_weights():
     m = make_smoothing_spline(xu, ym, w=cnt.astype(float), lam=lam)
     t = np.linspace(0, 3.1, 50)
     np.testing.assert_allclose(s(t), m(t), atol=1e-9)
-    # value is the ORIGINAL sum of squares (over all 8 points) + lam J
-    assert s.value == pytest.approx(np.sum((s(x) - y) ** 2) + lam * s.function.integral_curvature(), rel=1e-12)
+    # value is the ORIGINAL sum of squares (over all 8 points) + lam int m''^2, all from scipy's
+    # spline (its second derivative is linear between the data, so quad is exact to rounding)
+    d2 = m.derivative(2)
+    curvature = sum(integrate.quad(lambda t: d2(t) ** 2, a, b, epsabs=0, epsrel=1e-13)[0] for a, b in zip(xu[:-1], xu[1:]))
+    assert s.value == pytest.approx(np.sum((m(x) - y) ** 2) + lam * curvature, rel=1e-9)
 
 
 # ------------------------------------------------------------------ kink densities and kernels
@@ -385,11 +455,14 @@ def test_kernel_smoothing_and_skip_false_gaussian():
     x, y = spaced_data(9, 10)
     lam = 0.1
     s = weighted_spline(x, y, weight=kd, skip=False, lam=lam)
-    K = kd.kernel(x[:, None], x[None, :])
+    K = arccos_kernel(x[:, None], x[None, :])  # MATH D.2 closed form, not the library's kernel
     # KRR with a free bias, solved independently
     A = np.block([[K + lam * np.eye(x.size), np.ones((x.size, 1))], [np.ones((1, x.size)), np.zeros((1, 1))]])
     sol = np.linalg.solve(A, np.concatenate([y, [0.0]]))
-    np.testing.assert_allclose(s(x), K @ sol[:-1] + sol[-1], rtol=1e-10, atol=1e-12)
+    fitted, beta = K @ sol[:-1] + sol[-1], sol[:-1]
+    np.testing.assert_allclose(s(x), fitted, rtol=1e-10, atol=1e-12)
+    # objective SSE + lam ||f||_H^2 with ||f||_H^2 = beta^T K beta
+    assert s.value == pytest.approx(np.sum((fitted - y) ** 2) + lam * beta @ K @ beta, rel=1e-9)
     assert abs(s.gap) < 1e-9 * s.value
     # f'' = (g/2) sum beta |t - x_i| agrees with finite differences of f
     t = np.linspace(-3, 3, 9)
@@ -398,6 +471,7 @@ def test_kernel_smoothing_and_skip_false_gaussian():
     fd1 = (s(t + 1e-6) - s(t - 1e-6)) / 2e-6
     np.testing.assert_allclose(s(t, 1), fd1, atol=1e-7 * np.max(np.abs(fd1)))
     f = s.function
+    assert f.rkhs_norm2() == pytest.approx(beta @ K @ beta, rel=1e-9)
     assert f.integral_curvature() + f.boundary_term() == pytest.approx(f.rkhs_norm2(), rel=1e-9)
 
 
@@ -407,6 +481,13 @@ def test_kernel_norm_identity_no_bias(law):
     kd = kink_density(law)
     x, y = spaced_data(10, 7)
     s = weighted_spline(x, y, weight=kd, skip=False, output_bias=False)
+    # y^T K^-1 y with K independent of the library: the arc-cosine closed form (Gaussian), or the
+    # D.2 integral of MATH D.1's closed-form g by quadrature (torch's uniform law, A = B = 1)
+    if law == "gaussian":
+        K = arccos_kernel(x[:, None], x[None, :])
+    else:
+        K = gram(lambda a, b: kernel_via_g(a, b, torch_uniform_g, [-1.0, 1.0]), x)
+    assert s.value == pytest.approx(min_norm_value(K, y), rel=1e-8)
     f = s.function
     assert f.integral_curvature() + f.boundary_term() == pytest.approx(s.value, rel=1e-9)
 
