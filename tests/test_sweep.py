@@ -56,6 +56,7 @@ def test_failures_become_rows_and_the_sweep_goes_on(tmp_path, monkeypatch):
         raise RuntimeError("nonsense reference solver")
 
     monkeypatch.setattr("minnorm.references.solve_reference", nonsense)
+    monkeypatch.setattr("minnorm.sweep._REFERENCE_CACHE", {})  # earlier tests solved these references
     s = run_sweep(cfg, tmp_path, serial=True, progress=False)
     assert s.counts["failed"] == 8
     df = load_results(tmp_path)
