@@ -584,6 +584,314 @@ def polish_data_knot_regression(x, y, w, lam, z, variant):
     return best_z, info
 
 
+# ----------------------------------------------------------------------------- exact polish (V3/V4 SOCP)
+#: Polish the V3/V4 SOCP answers to the exact stationary point of their support (switch, for measurements).
+POLISH_CONIC = True
+#: Atoms lighter than these fractions of the largest are left out of the support that is polished.
+_CONIC_MASS_THRESHOLDS = (1e-3, 1e-5, 1e-7)
+#: An atom whose left/right share is below this fraction of its mass is pinned at that data point.
+_CONIC_PIN_THRESHOLDS = (1e-5, 1e-3)
+_NEWTON_MAX_ITER = 60
+
+
+def _conic_face(x, u, v, aL, aR, thr, pin, variant):
+    r"""Support (a *face*) of an SOCP point in the endpoint-mass coordinates of :func:`_socp`.
+
+    Returns a list of coordinates ``(kind, sign, a, b, t0)`` and their start values: ``"pair"``
+    (an atom strictly inside interval ``a``, two coordinates u, v), ``"u"``/``"v"`` (an atom pinned
+    at the left/right end of interval ``a``) and ``"ray"`` (``a`` = 0 left, 1 right, V4 only).
+    Atoms lighter than ``thr`` times the largest are dropped; an atom on an interior data point
+    that the solver split between the two neighbouring intervals is merged into one coordinate.
+    """
+    N = u.shape[1]
+    m = u + v
+    rays = np.vstack([aL, aR]).T if aL is not None else np.zeros((2, 2))  # [sign, side]
+    mmax = max(float(np.max(m)), float(np.max(rays)))
+    if mmax <= 0:
+        return [], np.zeros(0)
+    coords, start = [], []
+    pinned = {}  # (sign, data index) -> position in coords
+    for k in range(2):
+        for i in range(N):
+            if m[k, i] <= thr * mmax:
+                continue
+            if v[k, i] < pin * m[k, i]:
+                point, kind = i, "u"
+            elif u[k, i] < pin * m[k, i]:
+                point, kind = i + 1, "v"
+            else:
+                coords.append(("pair", k, i))
+                start.append((u[k, i], v[k, i]))
+                continue
+            key = (k, point)
+            if key in pinned and 0 < point < N:
+                start[pinned[key]] = (start[pinned[key]][0] + m[k, i],)
+                continue
+            pinned[key] = len(coords)
+            coords.append((kind, k, i))
+            start.append((m[k, i],))
+        if variant == "bias-no-skip":
+            for side in range(2):
+                mass = rays[k, side]
+                if mass <= thr * mmax:
+                    continue
+                # A ray atom at a hull end (data on one side of 0) is the pin at that point.
+                point = 0 if side == 0 else N
+                key = (k, point)
+                if key in pinned:
+                    j = pinned[key]
+                    coords[j] = ("ray", k, side)
+                    start[j] = (start[j][0] + mass,)
+                    continue
+                pinned[key] = len(coords)
+                coords.append(("ray", k, side))
+                start.append((mass,))
+    return coords, np.array([s for st in start for s in st], dtype=np.float64)
+
+
+def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps):
+    r"""Exact minimiser of the SOCP restricted to one face, by Newton's method on its KKT system.
+
+    On a face (fixed support and signs; for V4 also the active term of the max: ``case`` ``"A"``
+    -- :math:`\int\omega\,d|\mu|`, ``"B"`` -- :math:`\int(\omega-1)\,d|\mu|+\epsilon D` or
+    ``"tie"`` -- the first with :math:`\epsilon D=\|\mu\|`) the program
+
+    .. math:: \min\ \lambda R(p) + \textstyle\sum_i w_i(z_i-y_i)^2
+              \quad\text{s.t.}\quad V_{j-1}+U_j=\delta_j(z)
+
+    (interpolation: :math:`\lambda=1`, :math:`z=y` fixed; regression: z starts at ``target`` and
+    fits ``y_fit``) is smooth and convex: an interior atom
+    costs :math:`\|(u+v,\,x_iu+x_{i+1}v)\|_2`, a pinned or ray atom :math:`\omega(t)\,a`. Returns
+    (coordinates, z, multipliers of the curvature rows, multiplier of the tie row) or None when
+    Newton leaves the face (a coordinate reaches 0) or does not converge.
+    """
+    from scipy.sparse.linalg import spsolve
+
+    n = x.size
+    N = n - 1
+    P = theta0.size
+    regression = lam is not None
+    nz = n if regression else 0
+    tL, tR = min(x[0], 0.0), max(x[-1], 0.0)
+    bias_b = variant == "bias-no-skip" and case == "B"
+    # Linear data of every coordinate: curvature row, sign, D coefficient, linear cost.
+    rows, cols, vals = [], [], []
+    dvec = np.zeros(P + nz)
+    lin = np.zeros(P + nz)
+    pairs = []
+    col = 0
+    for kind, k, a in coords:
+        sg = 1.0 if k == 0 else -1.0
+        if kind == "pair":
+            pairs.append((col, a))
+            members = ((col, a, -sg if a == 0 else 0.0), (col + 1, a + 1, sg if a == N - 1 else 0.0))
+            for c, point, dc in members:
+                if 0 < point < N:
+                    rows.append(point - 1)
+                    cols.append(c)
+                    vals.append(sg)
+                dvec[c] = dc
+            col += 2
+            continue
+        if kind == "ray":
+            point, t = (-1, tL) if a == 0 else (-1, tR)
+            dvec[col] = -sg if a == 0 else sg
+        else:
+            point = a if kind == "u" else a + 1
+            t = x[point]
+            if 0 < point < N:
+                rows.append(point - 1)
+                cols.append(col)
+                vals.append(sg)
+            dvec[col] = -sg if point == 0 else (sg if point == N else 0.0)
+        lin[col] = float(_omega(t)) - (1.0 if bias_b else 0.0)
+        col += 1
+    C = sp.csr_matrix((vals, (rows, cols)), shape=(max(n - 2, 0), P + nz))
+    if regression:
+        sec = _secant_operator(x, 0) + _secant_operator(x, -1)
+        dvec[P:] = sec
+        C = C - sp.hstack([sp.csr_matrix((max(n - 2, 0), P)), _curvature_operator(x)]) if n > 2 else C
+        rhs = np.zeros(C.shape[0])
+        S0 = 0.0
+    else:
+        h, s, delta = _secants(x, target)
+        rhs = delta.copy()
+        S0 = float(s[0] + s[-1])
+    mass = np.zeros(P + nz)
+    mass[:P] = 1.0
+    if case == "B":
+        lin = lin + eps * dvec
+    if case == "tie":
+        C = sp.vstack([C, sp.csr_matrix((eps * dvec - mass)[None, :])]).tocsr()
+        rhs = np.concatenate([rhs, [-eps * S0]])
+    lam_r = 1.0 if lam is None else lam
+    theta = np.concatenate([theta0, target if regression else np.zeros(0)])
+    m_rows = C.shape[0]
+
+    def grad_hess(th):
+        g = lam_r * lin.copy()
+        Hr, Hc, Hv = [], [], []
+        for c, i in pairs:
+            L = np.array([[1.0, 1.0], [x[i], x[i + 1]]])
+            wv = L @ th[c:c + 2]
+            nw = float(np.hypot(wv[0], wv[1]))
+            e = wv / nw
+            g[c:c + 2] += lam_r * (L.T @ e - (np.array([1.0, 1.0]) if bias_b else 0.0))
+            Hb = lam_r * (L.T @ (np.eye(2) - np.outer(e, e)) @ L) / nw
+            for a_ in range(2):
+                for b_ in range(2):
+                    Hr.append(c + a_)
+                    Hc.append(c + b_)
+                    Hv.append(Hb[a_, b_])
+        if regression:
+            g[P:] += 2.0 * w * (th[P:] - y_fit)
+            Hr += list(range(P, P + nz))
+            Hc += list(range(P, P + nz))
+            Hv += list(2.0 * w)
+        H = sp.csr_matrix((Hv, (Hr, Hc)), shape=(P + nz, P + nz))
+        return g, H
+
+    nu = np.zeros(m_rows)
+    converged = False
+    for _ in range(_NEWTON_MAX_ITER):
+        g, H = grad_hess(theta)
+        r = rhs - C @ theta
+        hdiag = float(np.max(np.abs(H.diagonal()))) if H.nnz else 1.0
+        rho = 1e-14 * max(hdiag, 1.0)
+        # Proximal regularisation in both blocks (the Hessian of a degree-1 homogeneous cost is
+        # singular along its ray, and a pinned atom has none): it vanishes at the fixed point, so
+        # the limit is the exact KKT point, and it keeps a rank-deficient face solvable.
+        K = sp.bmat([[H + rho * sp.identity(P + nz), C.T], [C, -rho * sp.identity(m_rows)]], format="csc") \
+            if m_rows else (H + rho * sp.identity(P + nz)).tocsc()
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sol = spsolve(K, np.concatenate([-g, r + rho * nu]))
+        sol = np.atleast_1d(sol)
+        if not np.all(np.isfinite(sol)):
+            return None
+        d = sol[:P + nz]
+        nu = -sol[P + nz:]
+        step = 1.0
+        neg = d[:P] < 0
+        if np.any(neg):
+            step = min(1.0, 0.99 * float(np.min(-theta[:P][neg] / d[:P][neg])))
+        theta = theta + step * d
+        scale_th = 1.0 + float(np.max(np.abs(theta)))
+        if step == 1.0 and float(np.max(np.abs(d))) <= 1e-14 * scale_th:
+            converged = True
+            break
+        if step < 1e-8:
+            return None
+    if not converged:
+        # Quadratic convergence stalls at rounding; accept if the last steps were at that level.
+        if float(np.max(np.abs(d))) > 1e-11 * (1.0 + float(np.max(np.abs(theta)))):
+            return None
+    if np.any(theta[:P] <= 0):
+        return None
+    z = theta[P:] if regression else target
+    nu_curv = nu[:max(n - 2, 0)]
+    mu_tie = float(nu[-1]) if case == "tie" else None
+    return theta[:P], z, nu_curv, mu_tie
+
+
+def _face_function(x, coords, theta, values, c_scale):
+    """PL function of a face point (scaled coordinates) through the unscaled ``values`` at x."""
+    tL, tR = min(x[0], 0.0), max(x[-1], 0.0)
+    knots, jumps = [], []
+    col = 0
+    for kind, k, a in coords:
+        sg = 1.0 if k == 0 else -1.0
+        if kind == "pair":
+            uu, vv = theta[col], theta[col + 1]
+            knots.append(float(np.clip((x[a] * uu + x[a + 1] * vv) / (uu + vv), x[a], x[a + 1])))
+            jumps.append(sg * (uu + vv))
+            col += 2
+            continue
+        if kind == "ray":
+            knots.append(tL if a == 0 else tR)
+        else:
+            knots.append(x[a] if kind == "u" else x[a + 1])
+        jumps.append(sg * theta[col])
+        col += 1
+    return _fit_affine(x, values, np.array(knots), c_scale * np.array(jumps))
+
+
+def _polish_conic(x, y_scaled, w, lam, variant, u, v, aL, aR, c_scale, f_socp, y_orig):
+    r"""Replace the SOCP function by the exact minimiser of its support when that is better.
+
+    The support is read off the SOCP point for each pair of ``_CONIC_MASS_THRESHOLDS`` and
+    ``_CONIC_PIN_THRESHOLDS`` (:func:`_conic_face`); on each face (for V4 each case of the max
+    and sign of D) the smooth reduced problem is solved by :func:`_face_newton`. A candidate is
+    kept only if every atom stays strictly inside its interval or on its data point with its
+    sign, it interpolates (regression: its objective is lower) and its value is not above the
+    SOCP's (rounding aside; fewer knots win ties). Returns the function, the candidate duals
+    ``[(nu, kappa), ...]`` for the interpolation certificate, and a diagnostics dict.
+    """
+    regression = lam is not None
+    wts = np.ones(x.size) if w is None else w
+
+    def score(f):
+        if regression:
+            return float(np.sum(wts * (f(x) - y_orig) ** 2)) + lam * c_scale * tv2_cost(f, variant)
+        return float(tv2_cost(f, variant))
+
+    y_tol = 1e-13 * max(1.0, float(np.max(np.abs(y_orig))))
+    res0 = float(np.max(np.abs(f_socp(x) - y_orig)))
+    before = score(f_socp)
+    best_f, best, best_knots = f_socp, before, f_socp.knots.size
+    duals, face_info = [], None
+    target = y_scaled if not regression else f_socp(x) / c_scale
+    cases = [("A", 1.0)] if variant == "bias" else [("A", 1.0), ("B", 1.0), ("B", -1.0), ("tie", 1.0),
+                                                   ("tie", -1.0)]
+    seen = set()
+    for thr in _CONIC_MASS_THRESHOLDS:
+        for pin in _CONIC_PIN_THRESHOLDS:
+            coords, theta0 = _conic_face(x, u, v, aL, aR, thr, pin, variant)
+            key = tuple(coords)
+            if key in seen:
+                continue
+            seen.add(key)
+            for case, eps in cases:
+                if case == "A":
+                    # Atoms at the hull ends or on the rays only move D: zero when D does not count.
+                    keep = [c for c in coords if not (c[0] == "ray" or (c[0] == "u" and c[2] == 0)
+                                                      or (c[0] == "v" and c[2] == x.size - 2))]
+                    if len(keep) != len(coords):
+                        idx, col = [], 0
+                        for c in coords:
+                            width = 2 if c[0] == "pair" else 1
+                            if c in keep:
+                                idx += list(range(col, col + width))
+                            col += width
+                        cc, th0 = keep, theta0[idx]
+                    else:
+                        cc, th0 = coords, theta0
+                else:
+                    cc, th0 = coords, theta0
+                if not cc:
+                    continue
+                out = _face_newton(x, cc, th0, target, y_scaled, lam, wts, variant, case, eps)
+                if out is None:
+                    continue
+                theta, z, nu, mu = out
+                try:
+                    # Interpolation fits y itself: y / c * c is not y to the last bit.
+                    f = _face_function(x, cc, theta, c_scale * z if regression else y_orig, c_scale)
+                except InputError:
+                    continue
+                if not regression and float(np.max(np.abs(f(x) - y_orig))) > max(res0, y_tol):
+                    continue
+                kappa = {"A": 0.0, "B": 1.0, "tie": abs(mu) if mu is not None else 0.0}[case]
+                duals.append((nu, kappa))
+                val = score(f)
+                slack = 1e-13 * max(1.0, abs(best))
+                if val < best - slack or (val <= best + slack and f.knots.size < best_knots):
+                    best_f, best, best_knots = f, val, f.knots.size
+                    face_info = {"mass_threshold": thr, "pin_threshold": pin, "case": case,
+                                 "knots": int(f.knots.size)}
+    return best_f, duals, {"face": face_info, "value_before": before, "value_after": best}
+
+
 # ----------------------------------------------------------------------------- exact SOCP (V3/V4)
 def _socp(data, lam, variant, solver, allow_inaccurate, solver_options):
     r"""Build and solve the exact SOCP for V3 or V4, interpolation (lam None) or regression.
@@ -692,6 +1000,16 @@ def _socp(data, lam, variant, solver, allow_inaccurate, solver_options):
         knots = np.concatenate([knots, ray_t])
         jumps = np.concatenate([jumps, ray_J])
     f = _fit_affine(x, target, knots, jumps)
+    dual_candidates = []
+    if POLISH_CONIC:
+        # The SOCP point is accurate to the solver tolerance only (knots ~1e-5 off where the cost
+        # is flat in their position); the exact minimiser of its support replaces it when better.
+        ray = (None, None)
+        if variant == "bias-no-skip":
+            ray = (np.maximum(extra["aL"].value, 0.0), np.maximum(extra["aR"].value, 0.0))
+        f, dual_candidates, conic = _polish_conic(
+            x, y, w, lam, variant, np.maximum(u.value, 0.0), np.maximum(v.value, 0.0), *ray, c_scale, f, y_orig)
+        diag = {**diag, "conic": conic}
 
     nu = None
     if eq is not None and eq.dual_value is not None:
@@ -701,26 +1019,31 @@ def _socp(data, lam, variant, solver, allow_inaccurate, solver_options):
         kappa = float(extra["c_Dp"].dual_value) - float(extra["c_Dm"].dual_value)
     obj = float(problem.value) * (c_scale if lam is None else c_scale**2)
     info = dict(label=label, status=status, seconds=seconds, solver_objective=obj,
-                polish=diag, size=size, nu=nu, kappa=kappa, value_scale=c_scale,
+                polish=diag, size=size, nu=nu, kappa=kappa, dual_candidates=dual_candidates, value_scale=c_scale,
                 accuracy="conic", allow_inaccurate=allow_inaccurate)
     return f, info
 
 
-def _socp_interpolation_bound(x, y, variant, nu, kappa):
+def _socp_interpolation_bound(x, y, variant, nu, kappa, candidates=()):
     """Certificate from the SOCP duals: q = (kappa, nu, -kappa) (skip: kappa = 0).
 
     The relative sign of cvxpy's duals of the curvature equations and of the |D| epigraph is
     a convention; both choices are checked and each is a valid certificate on its own, so the
-    larger bound is kept."""
+    larger bound is kept. ``candidates`` are further (nu, kappa) pairs (the KKT multipliers of
+    the polished faces, :func:`_polish_conic`), rescaled and checked the same way."""
     n = x.size
     best = (-np.inf, None, None)
-    inner = np.zeros(n - 2) if nu is None else nu
-    kappas = [0.0] if variant in _SKIP_VARIANTS else ([kappa, -kappa] if kappa is not None else [0.0])
-    for k in kappas:
-        q = np.concatenate(([k], inner, [-k]))
-        lb, s = _interp_bound(x, y, q, variant)
-        if lb > best[0]:
-            best = (lb, s, q)
+    for nu_c, kappa_c in [(nu, kappa)] + list(candidates):
+        inner = np.zeros(n - 2) if nu_c is None else nu_c
+        if variant in _SKIP_VARIANTS:
+            kappas = [0.0]
+        else:
+            kappas = [kappa_c, -kappa_c] if kappa_c is not None else [0.0]
+        for k in kappas:
+            q = np.concatenate(([k], inner, [-k]))
+            lb, s = _interp_bound(x, y, q, variant)
+            if lb > best[0]:
+                best = (lb, s, q)
     return best
 
 
@@ -836,7 +1159,7 @@ def bias_interpolant(data, *, solver=None, allow_inaccurate=False, solver_option
     if data.n == 2:
         return _affine_solution(data, "bias", "interpolation")
     f, info = _socp(data, None, "bias", solver, allow_inaccurate, solver_options)
-    lb, s, q = _socp_interpolation_bound(data.x, data.y, "bias", info["nu"], None)
+    lb, s, q = _socp_interpolation_bound(data.x, data.y, "bias", info["nu"], None, info["dual_candidates"])
     return _finish_interpolation(data, f, info, "bias", "exact", lb, s, q, "continuous-dual")
 
 
@@ -864,7 +1187,8 @@ def bias_no_skip_interpolant(data, *, solver=None, allow_inaccurate=False, solve
     """
     allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
     f, info = _socp(data, None, "bias-no-skip", solver, allow_inaccurate, solver_options)
-    lb, s, q = _socp_interpolation_bound(data.x, data.y, "bias-no-skip", info["nu"], info["kappa"])
+    lb, s, q = _socp_interpolation_bound(data.x, data.y, "bias-no-skip", info["nu"], info["kappa"],
+                                         info["dual_candidates"])
     return _finish_interpolation(data, f, info, "bias-no-skip", "exact", lb, s, q, "continuous-dual")
 
 
