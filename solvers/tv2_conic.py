@@ -646,6 +646,24 @@ def _conic_face(x, u, v, aL, aR, thr, pin, variant):
                 pinned[key] = len(coords)
                 coords.append(("ray", k, side))
                 start.append((mass,))
+    # At most one atom of each sign per closed interval (MATH B.3, from the strict concavity of
+    # q - omega): a pin next to a same-sign interior atom is the solver's split of that atom, so it
+    # joins the pair's coordinate that enters the same curvature equation.
+    pair_at = {(c[1], c[2]): j for j, c in enumerate(coords) if c[0] == "pair"}
+    drop = set()
+    for (k, point), j in pinned.items():
+        if coords[j][0] == "ray" or not 0 < point < N:
+            continue
+        for interval, side in ((point - 1, 1), (point, 0)):
+            if (k, interval) in pair_at:
+                jp = pair_at[(k, interval)]
+                st = list(start[jp])
+                st[side] += start[j][0]
+                start[jp] = tuple(st)
+                drop.add(j)
+                break
+    coords = [c for j, c in enumerate(coords) if j not in drop]
+    start = [st for j, st in enumerate(start) if j not in drop]
     return coords, np.array([s for st in start for s in st], dtype=np.float64)
 
 
@@ -838,8 +856,7 @@ def _polish_conic(x, y_scaled, w, lam, variant, u, v, aL, aR, c_scale, f_socp, y
     y_tol = 1e-13 * max(1.0, float(np.max(np.abs(y_orig))))
     res0 = float(np.max(np.abs(f_socp(x) - y_orig)))
     before = score(f_socp)
-    best_f, best, best_knots = f_socp, before, f_socp.knots.size
-    duals, face_info = [], None
+    duals, found = [], []
     target = y_scaled if not regression else f_socp(x) / c_scale
     cases = [("A", 1.0)] if variant == "bias" else [("A", 1.0), ("B", 1.0), ("B", -1.0), ("tie", 1.0),
                                                    ("tie", -1.0)]
@@ -883,13 +900,18 @@ def _polish_conic(x, y_scaled, w, lam, variant, u, v, aL, aR, c_scale, f_socp, y
                     continue
                 kappa = {"A": 0.0, "B": 1.0, "tie": abs(mu) if mu is not None else 0.0}[case]
                 duals.append((nu, kappa))
-                val = score(f)
-                slack = 1e-13 * max(1.0, abs(best))
-                if val < best - slack or (val <= best + slack and f.knots.size < best_knots):
-                    best_f, best, best_knots = f, val, f.knots.size
-                    face_info = {"mass_threshold": thr, "pin_threshold": pin, "case": case,
-                                 "knots": int(f.knots.size)}
-    return best_f, duals, {"face": face_info, "value_before": before, "value_after": best}
+                found.append((score(f), f, {"mass_threshold": thr, "pin_threshold": pin, "case": case,
+                                            "knots": int(f.knots.size)}))
+    # Values within rounding of each other are the same optimum (a face with a spurious atom that
+    # Newton keeps tiny): the sparsest of them wins. The exact point replaces the SOCP one unless
+    # the SOCP one is lower by more than rounding (a wrong face).
+    slack = 1e-13 * max(1.0, abs(before))
+    if found:
+        low = min(c[0] for c in found)
+        val, f, face = min((c for c in found if c[0] <= low + slack), key=lambda c: (c[1].knots.size, c[0]))
+        if val <= before + slack:
+            return f, duals, {"face": face, "value_before": before, "value_after": val}
+    return f_socp, duals, {"face": None, "value_before": before, "value_after": before}
 
 
 # ----------------------------------------------------------------------------- exact SOCP (V3/V4)
