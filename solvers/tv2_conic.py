@@ -592,6 +592,12 @@ _CONIC_MASS_THRESHOLDS = (1e-3, 1e-5, 1e-7)
 #: An atom whose left/right share is below this fraction of its mass is pinned at that data point.
 _CONIC_PIN_THRESHOLDS = (1e-5, 1e-3)
 _NEWTON_MAX_ITER = 60
+#: Faces shrunk (coordinates that Newton drives to 0 removed) before a face is given up.
+_ACTIVE_SET_MAX_STEPS = 40
+#: Newton steps (sparse KKT solves) allowed in one polish, all faces together.
+_POLISH_MAX_NEWTON_STEPS = 300
+#: Larger problems keep the SOCP answer: the polish would cost more than the SOCP itself.
+POLISH_MAX_N = 2000
 
 
 def _conic_face(x, u, v, aL, aR, thr, pin, variant):
@@ -615,9 +621,9 @@ def _conic_face(x, u, v, aL, aR, thr, pin, variant):
         for i in range(N):
             if m[k, i] <= thr * mmax:
                 continue
-            if v[k, i] < pin * m[k, i]:
+            if v[k, i] <= pin * m[k, i]:
                 point, kind = i, "u"
-            elif u[k, i] < pin * m[k, i]:
+            elif u[k, i] <= pin * m[k, i]:
                 point, kind = i + 1, "v"
             else:
                 coords.append(("pair", k, i))
@@ -667,7 +673,7 @@ def _conic_face(x, u, v, aL, aR, thr, pin, variant):
     return coords, np.array([s for st in start for s in st], dtype=np.float64)
 
 
-def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps):
+def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps, budget):
     r"""Exact minimiser of the SOCP restricted to one face, by Newton's method on its KKT system.
 
     On a face (fixed support and signs; for V4 also the active term of the max: ``case`` ``"A"``
@@ -681,7 +687,8 @@ def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps):
     fits ``y_fit``) is smooth and convex: an interior atom
     costs :math:`\|(u+v,\,x_iu+x_{i+1}v)\|_2`, a pinned or ray atom :math:`\omega(t)\,a`. Returns
     (coordinates, z, multipliers of the curvature rows, multiplier of the tie row) or None when
-    Newton leaves the face (a coordinate reaches 0) or does not converge.
+    Newton does not converge or the shared step ``budget`` (a one-element list) runs out, and ``("blocked", coordinates, z)`` at the point where a step
+    first drives coordinates to 0 (set to exactly 0 there).
     """
     from scipy.sparse.linalg import spsolve
 
@@ -746,32 +753,42 @@ def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps):
     theta = np.concatenate([theta0, target if regression else np.zeros(0)])
     m_rows = C.shape[0]
 
+    pc = np.array([c for c, _ in pairs], dtype=np.int64)
+    xa = x[np.array([i for _, i in pairs], dtype=np.int64)] if pairs else np.zeros(0)
+    xb = x[np.array([i + 1 for _, i in pairs], dtype=np.int64)] if pairs else np.zeros(0)
+    # Hessian sparsity: a 2x2 block per pair, the SSE diagonal for z.
+    blk_r = np.concatenate([pc, pc, pc + 1, pc + 1])
+    blk_c = np.concatenate([pc, pc + 1, pc, pc + 1])
+    zi = np.arange(P, P + nz)
+
     def grad_hess(th):
+        # pair cost ||(u+v, x_a u + x_b v)||: gradient L^T e, Hessian L^T (I - e e^T) L / ||.||
         g = lam_r * lin.copy()
-        Hr, Hc, Hv = [], [], []
-        for c, i in pairs:
-            L = np.array([[1.0, 1.0], [x[i], x[i + 1]]])
-            wv = L @ th[c:c + 2]
-            nw = float(np.hypot(wv[0], wv[1]))
-            e = wv / nw
-            g[c:c + 2] += lam_r * (L.T @ e - (np.array([1.0, 1.0]) if bias_b else 0.0))
-            Hb = lam_r * (L.T @ (np.eye(2) - np.outer(e, e)) @ L) / nw
-            for a_ in range(2):
-                for b_ in range(2):
-                    Hr.append(c + a_)
-                    Hc.append(c + b_)
-                    Hv.append(Hb[a_, b_])
+        uu, vv = th[pc], th[pc + 1]
+        w0, w1 = uu + vv, xa * uu + xb * vv
+        nw = np.hypot(w0, w1)
+        e0, e1 = w0 / nw, w1 / nw
+        sub = 1.0 if bias_b else 0.0
+        g[pc] += lam_r * (e0 + xa * e1 - sub)
+        g[pc + 1] += lam_r * (e0 + xb * e1 - sub)
+        # (I - e e^T) = f f^T with f = (-e1, e0), so the block is (L^T f)(L^T f)^T / ||.||
+        fa = -e1 + xa * e0
+        fb = -e1 + xb * e0
+        sc = lam_r / nw
+        Hv = np.concatenate([sc * fa * fa, sc * fa * fb, sc * fb * fa, sc * fb * fb])
+        Hr, Hc = blk_r, blk_c
         if regression:
             g[P:] += 2.0 * w * (th[P:] - y_fit)
-            Hr += list(range(P, P + nz))
-            Hc += list(range(P, P + nz))
-            Hv += list(2.0 * w)
+            Hr, Hc, Hv = np.concatenate([Hr, zi]), np.concatenate([Hc, zi]), np.concatenate([Hv, 2.0 * w])
         H = sp.csr_matrix((Hv, (Hr, Hc)), shape=(P + nz, P + nz))
         return g, H
 
     nu = np.zeros(m_rows)
     converged = False
     for _ in range(_NEWTON_MAX_ITER):
+        budget[0] -= 1
+        if budget[0] < 0:
+            return None
         g, H = grad_hess(theta)
         r = rhs - C @ theta
         hdiag = float(np.max(np.abs(H.diagonal()))) if H.nnz else 1.0
@@ -792,14 +809,21 @@ def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps):
         step = 1.0
         neg = d[:P] < 0
         if np.any(neg):
-            step = min(1.0, 0.99 * float(np.min(-theta[:P][neg] / d[:P][neg])))
+            ratios = -theta[:P][neg] / d[:P][neg]
+            step = float(np.min(ratios))
+            if step < 1.0:
+                # A coordinate reaches 0: the support is smaller. Stop on the boundary and let the
+                # caller shrink the face (an active-set step).
+                theta = theta + step * d
+                theta[np.flatnonzero(neg)[ratios <= step * (1.0 + 1e-9)]] = 0.0
+                theta[:P] = np.maximum(theta[:P], 0.0)
+                return "blocked", theta[:P], (theta[P:] if regression else target)
+            step = 1.0
         theta = theta + step * d
         scale_th = 1.0 + float(np.max(np.abs(theta)))
         if step == 1.0 and float(np.max(np.abs(d))) <= 1e-14 * scale_th:
             converged = True
             break
-        if step < 1e-8:
-            return None
     if not converged:
         # Quadratic convergence stalls at rounding; accept if the last steps were at that level.
         if float(np.max(np.abs(d))) > 1e-11 * (1.0 + float(np.max(np.abs(theta)))):
@@ -810,6 +834,31 @@ def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps):
     nu_curv = nu[:max(n - 2, 0)]
     mu_tie = float(nu[-1]) if case == "tie" else None
     return theta[:P], z, nu_curv, mu_tie
+
+
+def _shrink_face(x, coords, theta, variant):
+    """The face of a point with some coordinates at exactly 0: an interior atom that lost one
+    share is pinned at the other end, a pin that lost its mass is dropped (via :func:`_conic_face`
+    with zero thresholds, which also re-merges pins into same-sign interior atoms)."""
+    N = x.size - 1
+    u, v = np.zeros((2, N)), np.zeros((2, N))
+    rays = np.zeros((2, 2))
+    col = 0
+    for kind, k, a in coords:
+        if kind == "pair":
+            u[k, a] += theta[col]
+            v[k, a] += theta[col + 1]
+            col += 2
+            continue
+        if kind == "ray":
+            rays[a, k] += theta[col]
+        elif kind == "u":
+            u[k, a] += theta[col]
+        else:
+            v[k, a] += theta[col]
+        col += 1
+    ray = (rays[0], rays[1]) if variant == "bias-no-skip" else (None, None)
+    return _conic_face(x, u, v, *ray, 0.0, 0.0, variant)
 
 
 def _face_function(x, coords, theta, values, c_scale):
@@ -858,50 +907,80 @@ def _polish_conic(x, y_scaled, w, lam, variant, u, v, aL, aR, c_scale, f_socp, y
     before = score(f_socp)
     duals, found = [], []
     target = y_scaled if not regression else f_socp(x) / c_scale
-    cases = [("A", 1.0)] if variant == "bias" else [("A", 1.0), ("B", 1.0), ("B", -1.0), ("tie", 1.0),
-                                                   ("tie", -1.0)]
+    if variant == "bias":
+        cases = [("A", 1.0)]
+    else:
+        # The SOCP point's own case of the max first: the others are tried only if it fails.
+        J = f_socp.jumps
+        om = _omega(f_socp.knots)
+        D = float(f_socp.slope_left + f_socp.slope_right)
+        A_t, B_t = float(om @ np.abs(J)), float((om - 1.0) @ np.abs(J)) + abs(D)
+        e = 1.0 if D >= 0 else -1.0
+        tie_tol = 1e-6 * max(1.0, A_t)
+        first = "tie" if abs(A_t - B_t) <= tie_tol else ("A" if A_t > B_t else "B")
+        cases = [(first, e)] + [c for c in (("tie", e), ("A", 1.0), ("B", e), ("tie", -e), ("B", -e))
+                                if c != (first, e)]
+    budget = [_POLISH_MAX_NEWTON_STEPS]
     seen = set()
-    for thr in _CONIC_MASS_THRESHOLDS:
-        for pin in _CONIC_PIN_THRESHOLDS:
-            coords, theta0 = _conic_face(x, u, v, aL, aR, thr, pin, variant)
-            key = tuple(coords)
-            if key in seen:
-                continue
-            seen.add(key)
-            for case, eps in cases:
-                if case == "A":
-                    # Atoms at the hull ends or on the rays only move D: zero when D does not count.
-                    keep = [c for c in coords if not (c[0] == "ray" or (c[0] == "u" and c[2] == 0)
-                                                      or (c[0] == "v" and c[2] == x.size - 2))]
-                    if len(keep) != len(coords):
-                        idx, col = [], 0
-                        for c in coords:
-                            width = 2 if c[0] == "pair" else 1
-                            if c in keep:
-                                idx += list(range(col, col + width))
-                            col += width
-                        cc, th0 = keep, theta0[idx]
-                    else:
-                        cc, th0 = coords, theta0
-                else:
-                    cc, th0 = coords, theta0
-                if not cc:
-                    continue
-                out = _face_newton(x, cc, th0, target, y_scaled, lam, wts, variant, case, eps)
-                if out is None:
-                    continue
-                theta, z, nu, mu = out
-                try:
-                    # Interpolation fits y itself: y / c * c is not y to the last bit.
-                    f = _face_function(x, cc, theta, c_scale * z if regression else y_orig, c_scale)
-                except InputError:
-                    continue
-                if not regression and float(np.max(np.abs(f(x) - y_orig))) > max(res0, y_tol):
-                    continue
-                kappa = {"A": 0.0, "B": 1.0, "tie": abs(mu) if mu is not None else 0.0}[case]
-                duals.append((nu, kappa))
-                found.append((score(f), f, {"mass_threshold": thr, "pin_threshold": pin, "case": case,
-                                            "knots": int(f.knots.size)}))
+    certified = False
+    for thr, pin, case, eps in [(t, p, c, e) for t in _CONIC_MASS_THRESHOLDS for p in _CONIC_PIN_THRESHOLDS
+                                for c, e in cases]:
+        if certified or budget[0] <= 0:
+            break
+        coords, theta0 = _conic_face(x, u, v, aL, aR, thr, pin, variant)
+        key = (tuple(coords), case, eps)
+        if key in seen:
+            continue
+        seen.add(key)
+        if case == "A":
+            # Atoms at the hull ends or on the rays only move D: zero when D does not count.
+            keep = [c for c in coords if not (c[0] == "ray" or (c[0] == "u" and c[2] == 0)
+                                              or (c[0] == "v" and c[2] == x.size - 2))]
+            if len(keep) != len(coords):
+                idx, col = [], 0
+                for c in coords:
+                    width = 2 if c[0] == "pair" else 1
+                    if c in keep:
+                        idx += list(range(col, col + width))
+                    col += width
+                cc, th0 = keep, theta0[idx]
+            else:
+                cc, th0 = coords, theta0
+        else:
+            cc, th0 = coords, theta0
+        z0, out = target, None
+        for _ in range(_ACTIVE_SET_MAX_STEPS):
+            if not cc:
+                break
+            out = _face_newton(x, cc, th0, z0, y_scaled, lam, wts, variant, case, eps, budget)
+            if out is None or not isinstance(out[0], str):
+                break
+            _, thb, z0 = out
+            out = None
+            cc, th0 = _shrink_face(x, cc, thb, variant)
+        if out is None:
+            continue
+        theta, z, nu, mu = out
+        try:
+            # Interpolation fits y itself: y / c * c is not y to the last bit.
+            f = _face_function(x, cc, theta, c_scale * z if regression else y_orig, c_scale)
+        except InputError:
+            continue
+        if not regression and float(np.max(np.abs(f(x) - y_orig))) > max(res0, y_tol):
+            continue
+        kappa = {"A": 0.0, "B": 1.0, "tie": abs(mu) if mu is not None else 0.0}[case]
+        duals.append((nu, kappa))
+        val = score(f)
+        found.append((val, f, {"mass_threshold": thr, "pin_threshold": pin, "case": case,
+                               "knots": int(f.knots.size)}))
+        # Stop at the first candidate that its own duals certify to rounding.
+        if regression:
+            fit = f(x)
+            q = _certificate_shape(_q_from_lambda(x, 2.0 * wts * (y_orig - fit) / (lam * c_scale)), variant)
+            lb = _regression_bound(x, y_orig, wts, lam * c_scale, q, variant, 0.0)[0]
+        else:
+            lb = _socp_interpolation_bound(x, y_orig, variant, nu, kappa)[0]
+        certified = val <= before + 1e-13 * max(1.0, abs(before)) and val - lb <= 1e-12 * max(1.0, abs(val))
     # Values within rounding of each other are the same optimum (a face with a spurious atom that
     # Newton keeps tiny): the sparsest of them wins. The exact point replaces the SOCP one unless
     # the SOCP one is lower by more than rounding (a wrong face).
@@ -1023,7 +1102,7 @@ def _socp(data, lam, variant, solver, allow_inaccurate, solver_options):
         jumps = np.concatenate([jumps, ray_J])
     f = _fit_affine(x, target, knots, jumps)
     dual_candidates = []
-    if POLISH_CONIC:
+    if POLISH_CONIC and n <= POLISH_MAX_N:
         # The SOCP point is accurate to the solver tolerance only (knots ~1e-5 off where the cost
         # is flat in their position); the exact minimiser of its support replaces it when better.
         ray = (None, None)
