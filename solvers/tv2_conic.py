@@ -950,8 +950,8 @@ def _polish_conic(x, y_scaled, w, lam, variant, u, v, aL, aR, c_scale, f_socp, y
             cc, th0 = coords, theta0
         z0, out = target, None
         for _ in range(_ACTIVE_SET_MAX_STEPS):
-            if not cc:
-                break
+            if not cc and not regression:
+                break  # an empty face interpolates only collinear data, which the SOCP gets exactly
             out = _face_newton(x, cc, th0, z0, y_scaled, lam, wts, variant, case, eps, budget)
             if out is None or not isinstance(out[0], str):
                 break
