@@ -179,3 +179,19 @@ def test_polish_only_improves(variant, monkeypatch):
     f = polished[1].function
     obj = float(np.sum((f(x) - y) ** 2)) + lam * tv2_cost(f, variant)
     assert abs(obj - polished[1].value) < 1e-12 * obj
+
+
+def test_regression_certified_where_socp_alone_is_not():
+    # A V3 regression whose optimum is nearly affine: the SOCP alone stops at relative gap 3.4e-6
+    # (above the 1e-6 'conic' tolerance, so it raised SolverError, measured); the polished point (the empty face: the
+    # weighted least-squares line, R = 0) is certified by weak duality to rounding.
+    x = np.array([-2.443324988292941, -0.8091960114500658, 2.612245756033328])
+    y = np.array([-0.5806997054894565, 1.5099831293121058e-05, 1.1888306785373703])
+    lam = 0.04405085828543316
+    sol = solvers.tv2_regression(x, y, lam, variant="bias")
+    assert sol.status == "optimal"
+    assert sol.value - sol.lower_bound <= 1e-12 * sol.value
+    # the least-squares line (numpy's polyfit, independent) has the same objective when R = 0
+    line = np.polyval(np.polyfit(x, y, 1), x)
+    sse_line = float(np.sum((line - y) ** 2))
+    assert sol.value <= sse_line * (1 + 1e-12)
