@@ -745,7 +745,7 @@ def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps, b
         rhs = np.zeros(C.shape[0])
         S0 = 0.0
     else:
-        h, s, delta = _secants(x, target)
+        _, s, delta = _secants(x, target)
         rhs = delta.copy()
         S0 = float(s[0] + s[-1])
     mass = np.zeros(P + nz)
@@ -830,10 +830,9 @@ def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps, b
         if step == 1.0 and float(np.max(np.abs(d))) <= 1e-14 * scale_th:
             converged = True
             break
-    if not converged:
-        # Quadratic convergence stalls at rounding; accept if the last steps were at that level.
-        if float(np.max(np.abs(d))) > 1e-11 * (1.0 + float(np.max(np.abs(theta)))):
-            return None
+    # Quadratic convergence can stall at rounding: accepted if the last step was at that level.
+    if not converged and float(np.max(np.abs(d))) > 1e-11 * (1.0 + float(np.max(np.abs(theta)))):
+        return None
     if np.any(theta[:P] <= 0):
         return None
     z = theta[P:] if regression else target

@@ -8,6 +8,7 @@ value - lower_bound >= 0 bounds the distance to the optimum).
 """
 
 import importlib
+import itertools
 
 import numpy as np
 import pytest
@@ -69,7 +70,7 @@ def grid_lp_value(x, y, variant, points=1500):
 def knots_per_closed_interval(x, f):
     """Largest number of same-sign knots in any closed data interval."""
     worst = 0
-    for a, b in zip(x[:-1], x[1:]):
+    for a, b in itertools.pairwise(x):
         inside = (f.knots >= a) & (f.knots <= b)
         for sign in (1, -1):
             worst = max(worst, int(np.count_nonzero(inside & (np.sign(f.jumps) == sign))))
