@@ -60,138 +60,84 @@ def supports(pop, *, optimizer, batch_size, temp, eps):
 
 
 @njit(cache=True)
-def _boundaries(xs, wk, bk, ek, m):
-    """Walk each warm-started boundary e_j to where the sign test of x*w + b agrees."""
+def _forward(xs, yk, ak, wk, bk, c, d, ek, idx, m, kap, work):
+    """Boundaries, forward pass and the tables of active-range sums of one network; returns the MSE.
+
+    Each boundary e_j is walked from its warm start until the sign test agrees: the points left
+    of e are those where (x*w + b > 0) differs from (w > 0), a prefix in both facings. Unit j is
+    binned at ``idx_j = e_j`` (w > 0) or ``B+1+e_j``; after the call ``work[4][idx_j]`` and
+    ``work[5][idx_j]`` are the sums of g*x and g over its active range.
+    """
     B = xs.shape[0]
+    nb = B + 1
+    c0 = work[0]
+    c1 = work[1]
+    for i in range(2 * nb):
+        c0[i] = 0.0
+        c1[i] = 0.0
     for j in range(m):
         w = wk[j]
         b = bk[j]
         e = ek[j]
-        if w > 0.0:  # active on [e, B): x_{e-1} inactive, x_e active
-            while e < B and not (xs[e] * w + b > 0.0):
-                e += 1
-            while e > 0 and xs[e - 1] * w + b > 0.0:
-                e -= 1
-        else:  # active on [0, e) (w = 0: everywhere iff b > 0; NaN: nowhere)
-            while e < B and xs[e] * w + b > 0.0:
-                e += 1
-            while e > 0 and not (xs[e - 1] * w + b > 0.0):
-                e -= 1
+        pos = w > 0.0
+        while e < B and (xs[e] * w + b > 0.0) != pos:
+            e += 1
+        while e > 0 and (xs[e - 1] * w + b > 0.0) == pos:
+            e -= 1
         ek[j] = e
-
-
-@njit(cache=True)
-def _loss_grad(xs, yk, ak, wk, bk, ck, dk, ek, m, kap, hc, hd, wdk, train_first, pen_b, pen_affine,
-               ga, gw, gb, gcd, work):
-    """MSE of one network and the gradient of the objective (penalty included, absent c/d masked).
-
-    Returns ``(loss, grad_norm, penalty, balance)`` with ``balance`` unused here (0); fills
-    ``ga, gw, gb`` [m] and ``gcd`` [2].
-    """
-    B = xs.shape[0]
-    _boundaries(xs, wk, bk, ek, m)
-    cR0 = work[0]
-    cR1 = work[1]
-    cL0 = work[2]
-    cL1 = work[3]
-    P1 = work[4]
-    P0 = work[5]
-    for n in range(B + 1):
-        cR0[n] = 0.0
-        cR1[n] = 0.0
-        cL0[n] = 0.0
-        cL1[n] = 0.0
-    for j in range(m):
+        i = e if pos else e + nb
+        idx[j] = i
         ka = ak[j] * kap
-        if wk[j] > 0.0:
-            cR0[ek[j]] += ka * wk[j]
-            cR1[ek[j]] += ka * bk[j]
-        else:
-            cL0[ek[j]] += ka * wk[j]
-            cL1[ek[j]] += ka * bk[j]
-    c = ck[0]
-    d = dk[0]
-    # right[n] = sum_{e <= n} cR[e]; left[n] = sum_{e > n} cL[e], summed from e = B down
-    # (torch: flip, cumsum, flip); f is evaluated from the top so left can be a running sum.
-    fbuf = work[6]
+        c0[i] += ka * w
+        c1[i] += ka * b
+    # right[n] = sum_{e <= n} (right-facing bins), left[n] = sum_{e > n} (left-facing bins) summed
+    # from e = B down, as torch's cumsum and flip-cumsum-flip do.
+    fb = work[2]
+    gb = work[3]
     r0 = 0.0
     r1 = 0.0
     for n in range(B):
-        r0 += cR0[n]
-        r1 += cR1[n]
-        fbuf[n] = r0
-        work[7][n] = r1
-    l0 = 0.0
-    l1 = 0.0
+        r0 += c0[n]
+        r1 += c1[n]
+        fb[n] = r0
+        gb[n] = r1
+    l0 = c0[nb + B]
+    l1 = c1[nb + B]
     for n in range(B - 1, -1, -1):
-        if n == B - 1:
-            l0 = cL0[B]
-            l1 = cL1[B]
-        else:
-            l0 = l0 + cL0[n + 1]
-            l1 = l1 + cL1[n + 1]
-        fbuf[n] = xs[n] * ((fbuf[n] + l0) + c) + (work[7][n] + l1) + d
+        if n < B - 1:
+            l0 = l0 + c0[nb + n + 1]
+            l1 = l1 + c1[nb + n + 1]
+        fb[n] = xs[n] * ((fb[n] + l0) + c) + (gb[n] + l1) + d
     sq = 0.0
     scale = 2.0 / B
-    P1[0] = 0.0
-    P0[0] = 0.0
+    T1 = work[4]
+    T0 = work[5]
+    p1 = 0.0
+    p0 = 0.0
+    T1[nb] = 0.0
+    T0[nb] = 0.0
     for n in range(B):
-        r = fbuf[n] - yk[n]
+        r = fb[n] - yk[n]
         sq += r * r
         g = r * scale
-        P1[n + 1] = P1[n] + g * xs[n]
-        P0[n + 1] = P0[n] + g
-    loss = sq / B
-    gn = 0.0
-    pen = 0.0
-    for j in range(m):
-        e = ek[j]
-        if wk[j] > 0.0:
-            S1 = P1[B] - P1[e]
-            S0 = P0[B] - P0[e]
-        else:
-            S1 = P1[e]
-            S0 = P0[e]
-        g_a = kap * (wk[j] * S1 + bk[j] * S0) + wdk * ak[j]
-        ga[j] = g_a
-        gn += g_a * g_a
-        pen += ak[j] * ak[j]
-        if train_first:
-            sa = kap * ak[j]
-            g_w = sa * S1 + wdk * wk[j]
-            g_b = sa * S0
-            if pen_b:
-                g_b = g_b + wdk * bk[j]
-                pen += bk[j] * bk[j]
-            pen += wk[j] * wk[j]
-            gw[j] = g_w
-            gb[j] = g_b
-            gn += g_w * g_w + g_b * g_b
-    g_c = P1[B]
-    g_d = P0[B]
-    if pen_affine:
-        g_c = g_c + wdk * c
-        g_d = g_d + wdk * d
-        pen += (c * hc) * (c * hc) + (d * hd) * (d * hd)
-    g_c = g_c * hc
-    g_d = g_d * hd
-    gcd[0] = g_c
-    gcd[1] = g_d
-    gn += g_c * g_c + g_d * g_d
-    return loss, math.sqrt(gn), 0.5 * wdk * pen
+        p1 = p1 + g * xs[n]
+        p0 = p0 + g
+        T1[nb + n + 1] = p1
+        T0[nb + n + 1] = p0
+    for i in range(nb):  # right-facing: P[B] - P[e]
+        T1[i] = p1 - T1[nb + i]
+        T0[i] = p0 - T0[nb + i]
+    return sq / B
 
 
 @njit(cache=True)
-def _drift(ak, wk, bk, b0k, m):
-    """max_j |Delta_j - Delta_j(0)|, Delta = a^2 - w^2 - b^2 (NaN if any is NaN, like torch.amax)."""
-    out = 0.0
-    for j in range(m):
-        v = abs(ak[j] ** 2 - wk[j] ** 2 - bk[j] ** 2 - b0k[j])
-        if v != v:
-            return v
-        if v > out:
-            out = v
-    return out
+def _adam(p, g, mom, vel, j, b1, om1, b2, om2, step_lr, s2, eps):
+    """torch.optim.Adam's single-tensor formula for one entry, operation by operation."""
+    mj = b1 * mom[j] + om1 * g
+    vj = b2 * vel[j] + om2 * g * g
+    mom[j] = mj
+    vel[j] = vj
+    return p - step_lr * mj / (math.sqrt(vj) / s2 + eps)
 
 
 @njit(cache=True)
@@ -199,17 +145,26 @@ def _run_chunk(xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, fa
                t_begin, t_end, steps, log_every, tol, use_tol, adam, beta1, beta2, eps,
                train_first, pen_b, pen_affine, ma, va, mw, vw, mb, vb, mcd, vcd,
                balance0, active, stop_step, stop_code, last_finite, log_stats, final_stats):
-    """Steps ``t_begin..t_end-1`` of every active network (and its final statistics at the end)."""
+    """Steps ``t_begin..t_end-1`` of every active network (and its final statistics at the end).
+
+    Per step: the MSE, the objective's gradient (penalty included, absent c/d masked), the
+    statistics when logging, the stop checks, the update. Without ``tol`` the update is fused
+    into the gradient loop (the step only needs this unit's gradient); with ``tol`` it waits for
+    the gradient norm.
+    """
     K = a.shape[0]
     B = xs.shape[0]
     M = a.shape[1]
-    work = np.empty((8, B + 1))
+    nb = B + 1
+    work = np.empty((6, 2 * nb))
+    idx = np.empty(M, dtype=np.int64)
     ga = np.empty(M)
     gw = np.empty(M)
     gb = np.empty(M)
-    gcd = np.empty(2)
     om1 = 1.0 - beta1
     om2 = 1.0 - beta2
+    T1 = work[4]
+    T0 = work[5]
     for k in range(K):
         if not active[k]:
             continue
@@ -220,81 +175,128 @@ def _run_chunk(xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, fa
         ck = c[k:k + 1]
         dk = d[k:k + 1]
         ek = e[k]
+        yk = ys[k]
+        b0k = balance0[k]
         kap = kappa[k]
         hc = has_c[k]
         hd = has_d[k]
         wdk = wd[k]
-        for t in range(t_begin, t_end):
-            loss, gn, pen = _loss_grad(xs, ys[k], ak, wk, bk, ck, dk, ek, m, kap, hc, hd, wdk, train_first,
-                                       pen_b, pen_affine, ga, gw, gb, gcd, work)
+        if adam:
+            mak, vak, mwk, vwk, mbk, vbk, mcdk, vcdk = ma[k], va[k], mw[k], vw[k], mb[k], vb[k], mcd[k], vcd[k]
+        else:
+            mak, vak, mwk, vwk, mbk, vbk, mcdk, vcdk = ma[0], va[0], mw[0], vw[0], mb[0], vb[0], mcd[0], vcd[0]
+        t = t_begin
+        while t <= t_end:
+            final = t == steps
+            if t == t_end and not final:
+                break
+            c_ = ck[0]
+            d_ = dk[0]
+            loss = _forward(xs, yk, ak, wk, bk, c_, d_, ek, idx, m, kap, work)
             bad = not np.isfinite(loss)
+            logged = t % log_every == 0
+            # with tol, any step may be the last one: its statistics are needed before the check
+            log_now = final or bad or use_tol or logged
+            fused = not (use_tol or bad or final)
+            lr_now = 0.0
+            step_lr = 0.0
+            s2 = 1.0
+            if not final:
+                lr_now = lr[k] * factors[t]
+                if adam:
+                    step_lr = lr_now / bc1[t]
+                    s2 = sbc2[t]
+            gn = 0.0
+            pen = 0.0
+            drift = 0.0
+            for j in range(m):
+                i = idx[j]
+                S1 = T1[i]
+                S0 = T0[i]
+                aj = ak[j]
+                wj = wk[j]
+                bj = bk[j]
+                g_a = kap * (wj * S1 + bj * S0) + wdk * aj
+                gn += g_a * g_a
+                g_w = 0.0
+                g_b = 0.0
+                if train_first:
+                    sa = kap * aj
+                    g_w = sa * S1 + wdk * wj
+                    g_b = sa * S0
+                    if pen_b:
+                        g_b = g_b + wdk * bj
+                    gn += g_w * g_w + g_b * g_b
+                if log_now:
+                    pen += aj * aj
+                    if train_first:
+                        pen += wj * wj
+                        if pen_b:
+                            pen += bj * bj
+                    v = abs(aj ** 2 - wj ** 2 - bj ** 2 - b0k[j])
+                    if v > drift or v != v:  # NaN propagates, as in torch.amax
+                        drift = v if drift == drift else drift
+                if fused:
+                    if adam:
+                        ak[j] = _adam(aj, g_a, mak, vak, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                        if train_first:
+                            wk[j] = _adam(wj, g_w, mwk, vwk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                            bk[j] = _adam(bj, g_b, mbk, vbk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                    else:
+                        ak[j] = aj - lr_now * g_a
+                        if train_first:
+                            wk[j] = wj - lr_now * g_w
+                            bk[j] = bj - lr_now * g_b
+                else:
+                    ga[j] = g_a
+                    gw[j] = g_w
+                    gb[j] = g_b
+            g_c = T1[nb + B]
+            g_d = T0[nb + B]
+            if pen_affine:
+                g_c = g_c + wdk * c_
+                g_d = g_d + wdk * d_
+                if log_now:
+                    pen += (c_ * hc) * (c_ * hc) + (d_ * hd) * (d_ * hd)
+            g_c = g_c * hc
+            g_d = g_d * hd
+            gn += g_c * g_c + g_d * g_d
+            gn = math.sqrt(gn)
             stop = bad or (use_tol and gn <= tol)
-            if t % log_every == 0 or stop:
-                row = final_stats[k] if stop else log_stats[t // log_every, k]
+            if stop or final or logged:
+                row = final_stats[k] if (stop or final) else log_stats[t // log_every, k]
+                pen = 0.5 * wdk * pen
                 row[0] = loss
                 row[1] = pen
                 row[2] = loss + pen
                 row[3] = gn
-                row[4] = _drift(ak, wk, bk, balance0[k], m)
+                row[4] = drift
+            if final or stop:
+                stop_step[k] = t
+                stop_code[k] = _CODE_STEPS if not stop else (_CODE_DIVERGED if bad else _CODE_TOL)
                 if stop:
                     active[k] = False
-                    stop_step[k] = t
-                    stop_code[k] = _CODE_DIVERGED if bad else _CODE_TOL
-                    if not bad:
-                        last_finite[k] = loss
-                    break
+                break
             last_finite[k] = loss
-            lr_now = lr[k] * factors[t]
-            if adam:
-                # torch.optim.Adam's single-tensor formula, operation by operation
-                step_lr = lr_now / bc1[t]
-                s2 = sbc2[t]
+            if not fused:
                 for j in range(m):
-                    mj = beta1 * ma[k, j] + om1 * ga[j]
-                    vj = beta2 * va[k, j] + om2 * ga[j] * ga[j]
-                    ma[k, j] = mj
-                    va[k, j] = vj
-                    ak[j] = ak[j] - step_lr * mj / (math.sqrt(vj) / s2 + eps)
-                    if train_first:
-                        mj = beta1 * mw[k, j] + om1 * gw[j]
-                        vj = beta2 * vw[k, j] + om2 * gw[j] * gw[j]
-                        mw[k, j] = mj
-                        vw[k, j] = vj
-                        wk[j] = wk[j] - step_lr * mj / (math.sqrt(vj) / s2 + eps)
-                        mj = beta1 * mb[k, j] + om1 * gb[j]
-                        vj = beta2 * vb[k, j] + om2 * gb[j] * gb[j]
-                        mb[k, j] = mj
-                        vb[k, j] = vj
-                        bk[j] = bk[j] - step_lr * mj / (math.sqrt(vj) / s2 + eps)
-                for i in range(2):
-                    mj = beta1 * mcd[k, i] + om1 * gcd[i]
-                    vj = beta2 * vcd[k, i] + om2 * gcd[i] * gcd[i]
-                    mcd[k, i] = mj
-                    vcd[k, i] = vj
-                    upd = step_lr * mj / (math.sqrt(vj) / s2 + eps)
-                    if i == 0:
-                        ck[0] = ck[0] - upd
+                    if adam:
+                        ak[j] = _adam(ak[j], ga[j], mak, vak, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                        if train_first:
+                            wk[j] = _adam(wk[j], gw[j], mwk, vwk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                            bk[j] = _adam(bk[j], gb[j], mbk, vbk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
                     else:
-                        dk[0] = dk[0] - upd
+                        ak[j] = ak[j] - lr_now * ga[j]
+                        if train_first:
+                            wk[j] = wk[j] - lr_now * gw[j]
+                            bk[j] = bk[j] - lr_now * gb[j]
+            if adam:
+                ck[0] = _adam(c_, g_c, mcdk, vcdk, 0, beta1, om1, beta2, om2, step_lr, s2, eps)
+                dk[0] = _adam(d_, g_d, mcdk, vcdk, 1, beta1, om1, beta2, om2, step_lr, s2, eps)
             else:
-                for j in range(m):
-                    ak[j] = ak[j] - lr_now * ga[j]
-                    if train_first:
-                        wk[j] = wk[j] - lr_now * gw[j]
-                        bk[j] = bk[j] - lr_now * gb[j]
-                ck[0] = ck[0] - lr_now * gcd[0]
-                dk[0] = dk[0] - lr_now * gcd[1]
-        if active[k] and t_end == steps:
-            loss, gn, pen = _loss_grad(xs, ys[k], ak, wk, bk, ck, dk, ek, m, kap, hc, hd, wdk, train_first,
-                                       pen_b, pen_affine, ga, gw, gb, gcd, work)
-            row = final_stats[k]
-            row[0] = loss
-            row[1] = pen
-            row[2] = loss + pen
-            row[3] = gn
-            row[4] = _drift(ak, wk, bk, balance0[k], m)
-            stop_step[k] = steps
-            stop_code[k] = _CODE_STEPS
+                ck[0] = c_ - lr_now * g_c
+                dk[0] = d_ - lr_now * g_d
+            t += 1
 
 
 def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penalize_bias, penalize_affine,
@@ -322,7 +324,7 @@ def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penaliz
     adam = optimizer == "adam"
     zeros = (lambda: np.zeros((K, M))) if adam else (lambda: np.zeros((1, 1)))
     ma, va, mw, vw, mb, vb = (zeros() for _ in range(6))
-    mcd, vcd = (np.zeros((K, 2)) if adam else np.zeros((1, 1)) for _ in range(2))
+    mcd, vcd = (np.zeros((K, 2)) if adam else np.zeros((1, 2)) for _ in range(2))
     e = np.zeros((K, M), dtype=np.int64)
     balance0 = a ** 2 - w ** 2 - b ** 2
     active = np.ones(K, dtype=np.bool_)
