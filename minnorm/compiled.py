@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 import torch
-from numba import njit
+from numba import njit, prange
 
 __all__ = ["supports", "run_compiled"]
 
@@ -140,19 +140,43 @@ def _adam(p, g, mom, vel, j, b1, om1, b2, om2, step_lr, s2, eps):
     return p - step_lr * mj / (math.sqrt(vj) / s2 + eps)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _run_chunk(xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, factors, bc1, sbc2,
                t_begin, t_end, steps, log_every, tol, use_tol, adam, beta1, beta2, eps,
                train_first, pen_b, pen_affine, ma, va, mw, vw, mb, vb, mcd, vcd,
                balance0, active, stop_step, stop_code, last_finite, log_stats, final_stats):
     """Steps ``t_begin..t_end-1`` of every active network (and its final statistics at the end).
 
+    Networks are independent, so they run in parallel threads (numba's ``prange``; the results
+    do not depend on the number of threads).
+    """
+    K = a.shape[0]
+    for k in prange(K):
+        if active[k]:
+            if adam:
+                _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, factors, bc1,
+                             sbc2, t_begin, t_end, steps, log_every, tol, use_tol, adam, beta1, beta2, eps,
+                             train_first, pen_b, pen_affine, ma[k], va[k], mw[k], vw[k], mb[k], vb[k], mcd[k],
+                             vcd[k], balance0, active, stop_step, stop_code, last_finite, log_stats, final_stats)
+            else:
+                _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, factors, bc1,
+                             sbc2, t_begin, t_end, steps, log_every, tol, use_tol, adam, beta1, beta2, eps,
+                             train_first, pen_b, pen_affine, ma[0], va[0], mw[0], vw[0], mb[0], vb[0], mcd[0],
+                             vcd[0], balance0, active, stop_step, stop_code, last_finite, log_stats, final_stats)
+
+
+@njit(cache=True)
+def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, factors, bc1, sbc2,
+                 t_begin, t_end, steps, log_every, tol, use_tol, adam, beta1, beta2, eps,
+                 train_first, pen_b, pen_affine, mak, vak, mwk, vwk, mbk, vbk, mcdk, vcdk,
+                 balance0, active, stop_step, stop_code, last_finite, log_stats, final_stats):
+    """Steps ``t_begin..t_end-1`` of network k (and its final statistics when ``t_end == steps``).
+
     Per step: the MSE, the objective's gradient (penalty included, absent c/d masked), the
     statistics when logging, the stop checks, the update. Without ``tol`` the update is fused
     into the gradient loop (the step only needs this unit's gradient); with ``tol`` it waits for
-    the gradient norm.
+    the gradient norm. ``mak ... vcdk`` are network k's Adam moments (dummies for GD).
     """
-    K = a.shape[0]
     B = xs.shape[0]
     M = a.shape[1]
     nb = B + 1
@@ -165,138 +189,131 @@ def _run_chunk(xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, fa
     om2 = 1.0 - beta2
     T1 = work[4]
     T0 = work[5]
-    for k in range(K):
-        if not active[k]:
-            continue
-        m = widths[k]
-        ak = a[k]
-        wk = w[k]
-        bk = b[k]
-        ck = c[k:k + 1]
-        dk = d[k:k + 1]
-        ek = e[k]
-        yk = ys[k]
-        b0k = balance0[k]
-        kap = kappa[k]
-        hc = has_c[k]
-        hd = has_d[k]
-        wdk = wd[k]
-        if adam:
-            mak, vak, mwk, vwk, mbk, vbk, mcdk, vcdk = ma[k], va[k], mw[k], vw[k], mb[k], vb[k], mcd[k], vcd[k]
-        else:
-            mak, vak, mwk, vwk, mbk, vbk, mcdk, vcdk = ma[0], va[0], mw[0], vw[0], mb[0], vb[0], mcd[0], vcd[0]
-        t = t_begin
-        while t <= t_end:
-            final = t == steps
-            if t == t_end and not final:
-                break
-            c_ = ck[0]
-            d_ = dk[0]
-            loss = _forward(xs, yk, ak, wk, bk, c_, d_, ek, idx, m, kap, work)
-            bad = not np.isfinite(loss)
-            logged = t % log_every == 0
-            # with tol, any step may be the last one: its statistics are needed before the check
-            log_now = final or bad or use_tol or logged
-            fused = not (use_tol or bad or final)
-            lr_now = 0.0
-            step_lr = 0.0
-            s2 = 1.0
-            if not final:
-                lr_now = lr[k] * factors[t]
-                if adam:
-                    step_lr = lr_now / bc1[t]
-                    s2 = sbc2[t]
-            gn = 0.0
-            pen = 0.0
-            drift = 0.0
-            for j in range(m):
-                i = idx[j]
-                S1 = T1[i]
-                S0 = T0[i]
-                aj = ak[j]
-                wj = wk[j]
-                bj = bk[j]
-                g_a = kap * (wj * S1 + bj * S0) + wdk * aj
-                gn += g_a * g_a
-                g_w = 0.0
-                g_b = 0.0
-                if train_first:
-                    sa = kap * aj
-                    g_w = sa * S1 + wdk * wj
-                    g_b = sa * S0
-                    if pen_b:
-                        g_b = g_b + wdk * bj
-                    gn += g_w * g_w + g_b * g_b
-                if log_now:
-                    pen += aj * aj
-                    if train_first:
-                        pen += wj * wj
-                        if pen_b:
-                            pen += bj * bj
-                    v = abs(aj ** 2 - wj ** 2 - bj ** 2 - b0k[j])
-                    if v > drift or v != v:  # NaN propagates, as in torch.amax
-                        drift = v if drift == drift else drift
-                if fused:
-                    if adam:
-                        ak[j] = _adam(aj, g_a, mak, vak, j, beta1, om1, beta2, om2, step_lr, s2, eps)
-                        if train_first:
-                            wk[j] = _adam(wj, g_w, mwk, vwk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
-                            bk[j] = _adam(bj, g_b, mbk, vbk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
-                    else:
-                        ak[j] = aj - lr_now * g_a
-                        if train_first:
-                            wk[j] = wj - lr_now * g_w
-                            bk[j] = bj - lr_now * g_b
-                else:
-                    ga[j] = g_a
-                    gw[j] = g_w
-                    gb[j] = g_b
-            g_c = T1[nb + B]
-            g_d = T0[nb + B]
-            if pen_affine:
-                g_c = g_c + wdk * c_
-                g_d = g_d + wdk * d_
-                if log_now:
-                    pen += (c_ * hc) * (c_ * hc) + (d_ * hd) * (d_ * hd)
-            g_c = g_c * hc
-            g_d = g_d * hd
-            gn += g_c * g_c + g_d * g_d
-            gn = math.sqrt(gn)
-            stop = bad or (use_tol and gn <= tol)
-            if stop or final or logged:
-                row = final_stats[k] if (stop or final) else log_stats[t // log_every, k]
-                pen = 0.5 * wdk * pen
-                row[0] = loss
-                row[1] = pen
-                row[2] = loss + pen
-                row[3] = gn
-                row[4] = drift
-            if final or stop:
-                stop_step[k] = t
-                stop_code[k] = _CODE_STEPS if not stop else (_CODE_DIVERGED if bad else _CODE_TOL)
-                if stop:
-                    active[k] = False
-                break
-            last_finite[k] = loss
-            if not fused:
-                for j in range(m):
-                    if adam:
-                        ak[j] = _adam(ak[j], ga[j], mak, vak, j, beta1, om1, beta2, om2, step_lr, s2, eps)
-                        if train_first:
-                            wk[j] = _adam(wk[j], gw[j], mwk, vwk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
-                            bk[j] = _adam(bk[j], gb[j], mbk, vbk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
-                    else:
-                        ak[j] = ak[j] - lr_now * ga[j]
-                        if train_first:
-                            wk[j] = wk[j] - lr_now * gw[j]
-                            bk[j] = bk[j] - lr_now * gb[j]
+    m = widths[k]
+    ak = a[k]
+    wk = w[k]
+    bk = b[k]
+    ck = c[k:k + 1]
+    dk = d[k:k + 1]
+    ek = e[k]
+    yk = ys[k]
+    b0k = balance0[k]
+    kap = kappa[k]
+    hc = has_c[k]
+    hd = has_d[k]
+    wdk = wd[k]
+    t = t_begin
+    while t <= t_end:
+        final = t == steps
+        if t == t_end and not final:
+            break
+        c_ = ck[0]
+        d_ = dk[0]
+        loss = _forward(xs, yk, ak, wk, bk, c_, d_, ek, idx, m, kap, work)
+        bad = not np.isfinite(loss)
+        logged = t % log_every == 0
+        # with tol, any step may be the last one: its statistics are needed before the check
+        log_now = final or bad or use_tol or logged
+        fused = not (use_tol or bad or final)
+        lr_now = 0.0
+        step_lr = 0.0
+        s2 = 1.0
+        if not final:
+            lr_now = lr[k] * factors[t]
             if adam:
-                ck[0] = _adam(c_, g_c, mcdk, vcdk, 0, beta1, om1, beta2, om2, step_lr, s2, eps)
-                dk[0] = _adam(d_, g_d, mcdk, vcdk, 1, beta1, om1, beta2, om2, step_lr, s2, eps)
+                step_lr = lr_now / bc1[t]
+                s2 = sbc2[t]
+        gn = 0.0
+        pen = 0.0
+        drift = 0.0
+        for j in range(m):
+            i = idx[j]
+            S1 = T1[i]
+            S0 = T0[i]
+            aj = ak[j]
+            wj = wk[j]
+            bj = bk[j]
+            g_a = kap * (wj * S1 + bj * S0) + wdk * aj
+            gn += g_a * g_a
+            g_w = 0.0
+            g_b = 0.0
+            if train_first:
+                sa = kap * aj
+                g_w = sa * S1 + wdk * wj
+                g_b = sa * S0
+                if pen_b:
+                    g_b = g_b + wdk * bj
+                gn += g_w * g_w + g_b * g_b
+            if log_now:
+                pen += aj * aj
+                if train_first:
+                    pen += wj * wj
+                    if pen_b:
+                        pen += bj * bj
+                v = abs(aj ** 2 - wj ** 2 - bj ** 2 - b0k[j])
+                if v > drift or v != v:  # NaN propagates, as in torch.amax
+                    drift = v if drift == drift else drift
+            if fused:
+                if adam:
+                    ak[j] = _adam(aj, g_a, mak, vak, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                    if train_first:
+                        wk[j] = _adam(wj, g_w, mwk, vwk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                        bk[j] = _adam(bj, g_b, mbk, vbk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                else:
+                    ak[j] = aj - lr_now * g_a
+                    if train_first:
+                        wk[j] = wj - lr_now * g_w
+                        bk[j] = bj - lr_now * g_b
             else:
-                ck[0] = c_ - lr_now * g_c
-                dk[0] = d_ - lr_now * g_d
-            t += 1
+                ga[j] = g_a
+                gw[j] = g_w
+                gb[j] = g_b
+        g_c = T1[nb + B]
+        g_d = T0[nb + B]
+        if pen_affine:
+            g_c = g_c + wdk * c_
+            g_d = g_d + wdk * d_
+            if log_now:
+                pen += (c_ * hc) * (c_ * hc) + (d_ * hd) * (d_ * hd)
+        g_c = g_c * hc
+        g_d = g_d * hd
+        gn += g_c * g_c + g_d * g_d
+        gn = math.sqrt(gn)
+        stop = bad or (use_tol and gn <= tol)
+        if stop or final or logged:
+            row = final_stats[k] if (stop or final) else log_stats[t // log_every, k]
+            pen = 0.5 * wdk * pen
+            row[0] = loss
+            row[1] = pen
+            row[2] = loss + pen
+            row[3] = gn
+            row[4] = drift
+        if final or stop:
+            stop_step[k] = t
+            stop_code[k] = _CODE_STEPS if not stop else (_CODE_DIVERGED if bad else _CODE_TOL)
+            if stop:
+                active[k] = False
+            break
+        last_finite[k] = loss
+        if not fused:
+            for j in range(m):
+                if adam:
+                    ak[j] = _adam(ak[j], ga[j], mak, vak, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                    if train_first:
+                        wk[j] = _adam(wk[j], gw[j], mwk, vwk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                        bk[j] = _adam(bk[j], gb[j], mbk, vbk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                else:
+                    ak[j] = ak[j] - lr_now * ga[j]
+                    if train_first:
+                        wk[j] = wk[j] - lr_now * gw[j]
+                        bk[j] = bk[j] - lr_now * gb[j]
+        if adam:
+            ck[0] = _adam(c_, g_c, mcdk, vcdk, 0, beta1, om1, beta2, om2, step_lr, s2, eps)
+            dk[0] = _adam(d_, g_d, mcdk, vcdk, 1, beta1, om1, beta2, om2, step_lr, s2, eps)
+        else:
+            ck[0] = c_ - lr_now * g_c
+            dk[0] = d_ - lr_now * g_d
+        t += 1
 
 
 def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penalize_bias, penalize_affine,
