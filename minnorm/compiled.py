@@ -234,7 +234,8 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
             wj = wk[j]
             bj = bk[j]
             g_a = kap * (wj * S1 + bj * S0) + wdk * aj
-            gn += g_a * g_a
+            if log_now:  # the norm's serial sum is the loop's longest dependency chain: only when needed
+                gn += g_a * g_a
             g_w = 0.0
             g_b = 0.0
             if train_first:
@@ -243,7 +244,8 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
                 g_b = sa * S0
                 if pen_b:
                     g_b = g_b + wdk * bj
-                gn += g_w * g_w + g_b * g_b
+                if log_now:
+                    gn += g_w * g_w + g_b * g_b
             if log_now:
                 pen += aj * aj
                 if train_first:
