@@ -336,11 +336,17 @@ def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penaliz
     has_d = pop.has_d.numpy().astype(np.float64)
     lr_a = np.array(lr, dtype=np.float64)
     wd_a = np.array(wd, dtype=np.float64)
-    factors = np.array([_lr_factor(lr_schedule, t, steps, lr_final_ratio) for t in range(steps)], dtype=np.float64)
+    # The schedule factors and Adam's bias corrections with the torch path's own Python
+    # arithmetic (same values to the last bit); a constant schedule is exactly 1.
+    if lr_schedule == "constant":
+        factors = np.ones(steps)
+    else:
+        factors = np.array([_lr_factor(lr_schedule, t, steps, lr_final_ratio) for t in range(steps)], dtype=np.float64)
     b1, b2 = float(betas[0]), float(betas[1])
-    bc1 = np.array([1 - b1 ** (t + 1) for t in range(steps)], dtype=np.float64)
-    sbc2 = np.array([math.sqrt(1 - b2 ** (t + 1)) for t in range(steps)], dtype=np.float64)
     adam = optimizer == "adam"
+    n_bc = steps if adam else 0
+    bc1 = np.array([1 - b1 ** (t + 1) for t in range(n_bc)], dtype=np.float64)
+    sbc2 = np.array([math.sqrt(1 - b2 ** (t + 1)) for t in range(n_bc)], dtype=np.float64)
     zeros = (lambda: np.zeros((K, M))) if adam else (lambda: np.zeros((1, 1)))
     ma, va, mw, vw, mb, vb = (zeros() for _ in range(6))
     mcd, vcd = (np.zeros((K, 2)) if adam else np.zeros((1, 2)) for _ in range(2))
