@@ -131,6 +131,26 @@ def _forward(xs, yk, ak, wk, bk, c, d, ek, idx, m, kap, work):
 
 
 @njit(cache=True)
+def _gd_units(ak, wk, bk, idx, T1, T0, m, kap, wdk, lr_now, pen_b):
+    """The common step (GD, both layers, no statistics) as one loop without loop-carried
+    dependencies: the general loop's operations, in its order."""
+    for j in range(m):
+        i = idx[j]
+        S1 = T1[i]
+        S0 = T0[i]
+        aj = ak[j]
+        wj = wk[j]
+        bj = bk[j]
+        sa = kap * aj
+        g_b = sa * S0
+        if pen_b:
+            g_b = g_b + wdk * bj
+        ak[j] = aj - lr_now * (kap * (wj * S1 + bj * S0) + wdk * aj)
+        wk[j] = wj - lr_now * (sa * S1 + wdk * wj)
+        bk[j] = bj - lr_now * g_b
+
+
+@njit(cache=True)
 def _adam(p, g, mom, vel, j, b1, om1, b2, om2, step_lr, s2, eps):
     """torch.optim.Adam's single-tensor formula for one entry, operation by operation."""
     mj = b1 * mom[j] + om1 * g
@@ -226,7 +246,11 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
         gn = 0.0
         pen = 0.0
         drift = 0.0
-        for j in range(m):
+        m_loop = m
+        if fused and not adam and not log_now and train_first:
+            _gd_units(ak, wk, bk, idx, T1, T0, m, kap, wdk, lr_now, pen_b)
+            m_loop = 0
+        for j in range(m_loop):
             i = idx[j]
             S1 = T1[i]
             S0 = T0[i]
