@@ -77,8 +77,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from solvers._validation import (as_real_array, validate_bool, validate_int, validate_positive, validate_real,
-                                 validate_seed)
+from solvers._validation import (as_real_array, validate_bool, validate_choice, validate_int, validate_positive,
+                                 validate_real, validate_seed)
 from solvers.errors import InputError
 
 from .network import PARAMETRIZATIONS, ShallowReLU
@@ -96,10 +96,14 @@ __all__ = [
     "OPTIMIZERS",
     "LR_SCHEDULES",
     "lr_sequence",
+    "BACKENDS",
 ]
 
 OPTIMIZERS = ("gd", "sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine", "exponential")
+#: "torch": the reference implementation (any device/dtype/option); "compiled": the numba kernel of
+#: :mod:`minnorm.compiled` (CPU float64, full-batch GD/Adam, no noise); "auto": compiled when supported
+BACKENDS = ("auto", "torch", "compiled")
 _DEFAULT_FINAL_RATIO = 0.01
 _NAMES = ("a", "w", "b", "c", "d")
 _HISTORY_KEYS = ("loss", "penalty", "objective", "grad_norm", "balance_drift")
@@ -170,6 +174,8 @@ class TrainResult:
         Its ``params`` (law parameters; ``output_bias`` for ``krr:*``).
     law : str
         The first layer's initialisation law (its kink density is the frozen-layer limit's g).
+    backend : {"torch", "compiled"}
+        The implementation that ran the steps (same iterates to rounding).
     """
 
     model: ShallowReLU
@@ -183,6 +189,7 @@ class TrainResult:
     reference: str | None = None
     reference_params: dict | None = None
     law: str | None = None
+    backend: str = "torch"
 
     def limit(self, x, y):
         """The limit this run is compared with: :func:`minnorm.solve_reference` of
@@ -739,11 +746,30 @@ def _add_noise(P, pop, has_cd, active, noise_sd, gens, noisy, train_first_layer)
             P[nm][k] += sd * z[len(names) * m + i]
 
 
+def _select_backend(backend, pop, *, optimizer, batch_size, temp, eps):
+    """The backend that runs: "compiled" where supported (auto), else "torch"; an explicit
+    "compiled" on an unsupported configuration is an error naming the reason."""
+    if backend == "torch":
+        return "torch"
+    try:
+        from .compiled import supports
+    except ImportError as exc:  # numba missing or broken: the torch path still works
+        if backend == "compiled":
+            raise InputError(f"backend='compiled' needs numba: {exc}") from exc
+        return "torch"
+    reason = supports(pop, optimizer=optimizer, batch_size=batch_size, temp=temp, eps=eps)
+    if reason is None:
+        return "compiled"
+    if backend == "compiled":
+        raise InputError(f"backend='compiled' does not support {reason}; use backend='torch' or 'auto'")
+    return "torch"
+
+
 # ------------------------------------------------------------------------------ public API
 def train_population(models, x, y, *, steps, lr, weight_decay=0.0, penalize_bias=False, penalize_affine=False,
                      optimizer="gd", batch_size=None, noise_temperature=0.0, train_first_layer=True, seed=0,
                      log_every=None, tol=None, betas=(0.9, 0.999), eps=1e-8, lr_schedule="constant",
-                     lr_final_ratio=None):
+                     lr_final_ratio=None, backend="auto"):
     r"""Train K networks at once, each exactly as :func:`train` would train it alone.
 
     Same objective and update rule as :func:`train` (the module docstring states them);
@@ -765,6 +791,8 @@ def train_population(models, x, y, *, steps, lr, weight_decay=0.0, penalize_bias
     betas, eps, lr_schedule, lr_final_ratio
         As in :func:`train`, shared by all networks (network k's learning rate at step t is
         ``lr[k] * s(t / steps)``).
+    backend : {"auto", "torch", "compiled"}
+        As in :func:`train`.
 
     Returns
     -------
@@ -802,12 +830,18 @@ def train_population(models, x, y, *, steps, lr, weight_decay=0.0, penalize_bias
     lr_schedule, lr_final_ratio = _check_schedule(lr_schedule, lr_final_ratio)
     if batch_size is not None and batch_size == n:
         batch_size = None  # one batch of everything is full batch (no permutation needed)
-    raw = _run(pop, xs_sorted, ys_sorted, order, steps=steps, lr=lr_l, wd=wd_l, temp=temp_l, seeds=seed_l,
-               optimizer=optimizer,
-               batch_size=batch_size, penalize_bias=bool(penalize_bias), penalize_affine=bool(penalize_affine),
-               train_first_layer=bool(train_first_layer), log_every=log_every, tol=tol,
-               betas=(float(betas[0]), float(betas[1])), eps=eps, lr_schedule=lr_schedule,
-               lr_final_ratio=lr_final_ratio)
+    backend = _select_backend(validate_choice(backend, "backend", BACKENDS), pop, optimizer=optimizer,
+                              batch_size=batch_size, temp=temp_l, eps=eps)
+    options = dict(steps=steps, lr=lr_l, wd=wd_l, optimizer=optimizer, penalize_bias=bool(penalize_bias),
+                   penalize_affine=bool(penalize_affine), train_first_layer=bool(train_first_layer),
+                   log_every=log_every, tol=tol, betas=(float(betas[0]), float(betas[1])), eps=eps,
+                   lr_schedule=lr_schedule, lr_final_ratio=lr_final_ratio)
+    if backend == "compiled":
+        from .compiled import run_compiled
+
+        raw = run_compiled(pop, xs_sorted, ys_sorted, **options)
+    else:
+        raw = _run(pop, xs_sorted, ys_sorted, order, temp=temp_l, seeds=seed_l, batch_size=batch_size, **options)
     results = []
     for k, (hist, reason, done, rec) in enumerate(raw):
         mdl = pop.models[k]
@@ -825,13 +859,13 @@ def train_population(models, x, y, *, steps, lr, weight_decay=0.0, penalize_bias
         lam = solver_lam(wd_l[k], n, mdl.width, mdl.parametrization, train_first_layer=bool(train_first_layer),
                          hidden_scale=getattr(mdl, "hidden_scale", 1.0))
         results.append(TrainResult(mdl, hist, reason, done, rec, lam, variant, cfg, ref_name, ref_params,
-                                   mdl.init_law))
+                                   mdl.init_law, backend))
     return results
 
 
 def train(model, x, y, *, steps, lr, weight_decay=0.0, penalize_bias=False, penalize_affine=False, optimizer="gd",
           batch_size=None, noise_temperature=0.0, train_first_layer=True, seed=0, log_every=None, tol=None,
-          betas=(0.9, 0.999), eps=1e-8, lr_schedule="constant", lr_final_ratio=None):
+          betas=(0.9, 0.999), eps=1e-8, lr_schedule="constant", lr_final_ratio=None, backend="auto"):
     r"""Train one network in place on
 
     .. math::
@@ -892,6 +926,12 @@ def train(model, x, y, *, steps, lr, weight_decay=0.0, penalize_bias=False, pena
     lr_final_ratio : float, optional
         r = the factor reached at t = steps: in [0, 1] for cosine, (0, 1] for exponential
         (default 0.01 for both); 1 or omitted for constant.
+    backend : {"auto", "torch", "compiled"}
+        ``"compiled"`` runs the step loop in the numba kernel of :mod:`minnorm.compiled` (CPU,
+        float64, full-batch ``"gd"``/``"adam"``, no Langevin noise; anything else is an error);
+        ``"torch"`` the tensor implementation (every option, every device); ``"auto"`` (default)
+        the compiled one wherever it applies. Both compute the same iterates up to rounding
+        (tested to 1e-12 relative); ``result.backend`` says which ran.
 
     Returns
     -------
@@ -905,7 +945,8 @@ def train(model, x, y, *, steps, lr, weight_decay=0.0, penalize_bias=False, pena
                             penalize_bias=penalize_bias, penalize_affine=penalize_affine, optimizer=optimizer,
                             batch_size=batch_size, noise_temperature=noise_temperature,
                             train_first_layer=train_first_layer, seed=seed, log_every=log_every, tol=tol,
-                            betas=betas, eps=eps, lr_schedule=lr_schedule, lr_final_ratio=lr_final_ratio)[0]
+                            betas=betas, eps=eps, lr_schedule=lr_schedule, lr_final_ratio=lr_final_ratio,
+                            backend=backend)[0]
 
 
 def loss_and_grad(model, x, y, *, weight_decay=0.0, penalize_bias=False, penalize_affine=False,

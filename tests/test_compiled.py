@@ -1,0 +1,162 @@
+"""The compiled (numba) training backend against the torch path, its reference.
+
+Expected values: the torch implementation of the same training run (``backend="torch"``,
+itself tested against autograd in test_training.py), and for one step the independent autograd
+gradient of the dense formula (``loss_and_grad(method="autograd")``). Agreement is asked to
+1e-12 relative (norm-wise per parameter, elementwise on the history).
+"""
+
+import copy
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+import minnorm as mn
+from solvers.errors import InputError
+
+RTOL = 1e-12
+N_POINTS = 11
+
+
+def _data():
+    rng = np.random.default_rng(7)
+    x = np.sort(rng.uniform(-1.0, 1.0, N_POINTS))
+    return x, np.sin(3.0 * x) + 0.1 * rng.standard_normal(N_POINTS)
+
+
+def _population(x):
+    """Networks of different widths (padding), skip/no-skip, with/without output bias, both
+    parametrisations, and one kink exactly on a data point (w*x+b = 0: relu'(0) = 0 must agree)."""
+    specs = [(6, True, True, "standard"), (4, False, True, "mean-field"), (8, True, False, "standard"),
+             (5, False, False, "mean-field")]
+    nets = [mn.ShallowReLU(m, skip=s, output_bias=ob, parametrization=p, seed=10 + i)
+            for i, (m, s, ob, p) in enumerate(specs)]
+    with torch.no_grad():
+        net = nets[0]
+        net.b[2] = -(float(x[4]) * float(net.w[2]))
+    return nets
+
+
+def _rel(u, v):
+    scale = max(float(np.max(np.abs(u))), 1e-300) if np.size(u) else 1.0
+    return float(np.max(np.abs(u - v))) / scale if np.size(u) else 0.0
+
+
+def _assert_same(nets_t, nets_c, res_t, res_c):
+    for k, (mt, mc, rt, rc) in enumerate(zip(nets_t, nets_c, res_t, res_c)):
+        assert rt.backend == "torch" and rc.backend == "compiled"
+        for nm in ("a", "w", "b", "c", "d"):
+            pt, pc = getattr(mt, nm), getattr(mc, nm)
+            if pt is None:
+                assert pc is None
+                continue
+            err = _rel(pt.detach().numpy(), pc.detach().numpy())
+            assert err <= RTOL, f"network {k}, {nm}: relative difference {err:.3g}"
+        assert rt.stop_reason == rc.stop_reason and rt.steps_done == rc.steps_done
+        np.testing.assert_array_equal(rt.history["step"], rc.history["step"])
+        for key in ("loss", "penalty", "objective", "grad_norm", "balance_drift"):
+            np.testing.assert_allclose(rc.history[key], rt.history[key], rtol=RTOL, atol=0.0,
+                                       err_msg=f"network {k}, history {key}")
+        assert (rt.diverged is None) == (rc.diverged is None)
+        if rt.diverged is not None:
+            assert (rt.diverged.step, rt.diverged.index) == (rc.diverged.step, rc.diverged.index)
+            np.testing.assert_allclose(rc.diverged.last_finite_loss, rt.diverged.last_finite_loss, rtol=RTOL)
+        assert rt.config == rc.config and rt.lam == rc.lam and rt.reference == rc.reference
+
+
+def _both(kwargs, x=None, y=None, nets=None):
+    if x is None:
+        x, y = _data()
+    nets_t = nets if nets is not None else _population(x)
+    nets_c = copy.deepcopy(nets_t)
+    res_t = mn.train_population(nets_t, x, y, backend="torch", **kwargs)
+    res_c = mn.train_population(nets_c, x, y, backend="compiled", **kwargs)
+    return nets_t, nets_c, res_t, res_c
+
+
+TABLE = list(itertools.product(("gd", "adam"), ("constant", "cosine", "exponential"), (True, False),
+                               ((False, False), (True, False), (False, True), (True, True))))
+
+
+@pytest.mark.parametrize("optimizer, schedule, train_first_layer, penalties", TABLE,
+                         ids=[f"{o}-{s}-{'both' if t else 'frozen'}-pb{int(p[0])}pa{int(p[1])}"
+                              for o, s, t, p in TABLE])
+def test_compiled_equals_torch(optimizer, schedule, train_first_layer, penalties):
+    lr = [0.05, 0.2, 0.03, 0.1] if optimizer == "gd" else [0.01, 0.02, 0.005, 0.01]
+    kwargs = dict(steps=240, lr=lr, weight_decay=[1e-3, 0.0, 1e-2, 3e-3], optimizer=optimizer, lr_schedule=schedule,
+                  train_first_layer=train_first_layer, penalize_bias=penalties[0], penalize_affine=penalties[1],
+                  log_every=7)
+    _assert_same(*_both(kwargs))
+
+
+def test_tol_stops_at_the_same_step():
+    x, y = _data()
+    probe = mn.train_population(_population(x), x, y, steps=300, lr=0.05, weight_decay=1e-2, backend="torch",
+                                log_every=300)
+    # a tolerance between the final gradient norms: some networks stop early, the others run out
+    gns = sorted(r.history["grad_norm"][-1] for r in probe)
+    tol = 0.5 * (gns[1] + gns[2])
+    kwargs = dict(steps=300, lr=0.05, weight_decay=1e-2, tol=tol, log_every=10)
+    out = _both(kwargs)
+    _assert_same(*out)
+    assert {r.stop_reason for r in out[3]} == {"tol", "steps"}
+
+
+def test_divergence_freezes_the_same_network_at_the_same_step():
+    kwargs = dict(steps=200, lr=[0.05, 40.0, 0.03, 0.1], optimizer="gd", log_every=3)
+    out = _both(kwargs)
+    _assert_same(*out)
+    assert out[3][1].stop_reason == "diverged" and out[3][0].stop_reason == "steps"
+
+
+@pytest.mark.parametrize("steps, log_every", [(0, 1), (1, 1), (17, 5), (50, 50)])
+def test_short_runs_and_log_intervals(steps, log_every):
+    _assert_same(*_both(dict(steps=steps, lr=0.05, optimizer="adam", weight_decay=1e-3, log_every=log_every)))
+
+
+def test_single_network_train_and_one_step_against_autograd():
+    x, y = _data()
+    net = mn.ShallowReLU(9, skip=True, seed=3)
+    ref = copy.deepcopy(net)
+    lr, wd = 0.07, 2e-3
+    _, grads = mn.loss_and_grad(ref, x, y, weight_decay=wd, method="autograd")
+    res = mn.train(net, x, y, steps=1, lr=lr, weight_decay=wd, backend="compiled")
+    assert res.backend == "compiled"
+    for nm, g in grads.items():
+        expected = (getattr(ref, nm) - lr * g).detach().numpy()
+        np.testing.assert_allclose(getattr(net, nm).detach().numpy(), expected, rtol=1e-12, atol=1e-15)
+    # and a longer single-network run equals the torch path
+    nets = [mn.ShallowReLU(9, skip=True, seed=3)]
+    _assert_same(*_both(dict(steps=150, lr=0.05, weight_decay=1e-3, optimizer="adam"), x, y, nets))
+
+
+def test_auto_selects_compiled_where_supported():
+    x, y = _data()
+    res = mn.train(mn.ShallowReLU(5, seed=1), x, y, steps=3, lr=0.01)
+    assert res.backend == "compiled"
+
+
+@pytest.mark.parametrize("options", [
+    dict(optimizer="sgd", batch_size=4),
+    dict(optimizer="adam", batch_size=4),
+    dict(noise_temperature=1e-4),
+    dict(optimizer="adam", eps=0.0),
+    dict(dtype=torch.float32),
+], ids=["sgd", "adam-minibatch", "langevin", "adam-eps0", "float32"])
+def test_unsupported_options_fall_back_to_torch(options):
+    x, y = _data()
+    options = dict(options)
+    dtype = options.pop("dtype", torch.float64)
+    res = mn.train(mn.ShallowReLU(5, seed=1, dtype=dtype), x, y, steps=3, lr=0.01, **options)
+    assert res.backend == "torch"
+    with pytest.raises(InputError, match="backend='compiled' does not support"):
+        mn.train(mn.ShallowReLU(5, seed=1, dtype=dtype), x, y, steps=3, lr=0.01, backend="compiled", **options)
+
+
+@pytest.mark.parametrize("bad", ["numba", "", None, 1])
+def test_bad_backend_is_an_input_error(bad):
+    x, y = _data()
+    with pytest.raises(InputError, match="backend"):
+        mn.train(mn.ShallowReLU(5, seed=1), x, y, steps=3, lr=0.01, backend=bad)
