@@ -198,6 +198,10 @@ def _kill_workers(times, stop, killed):
         time.sleep(0.02)
 
 
+#: Training steps of a task the worker-kill tests kill mid-run (full-batch Adam, width 8).
+KILL_STEPS = 1_000_000
+
+
 def _run_with_killer(times, run):
     stop, killed = threading.Event(), []
     t = threading.Thread(target=_kill_workers, args=(times, stop, killed), daemon=True)
@@ -210,7 +214,8 @@ def _run_with_killer(times, run):
 
 
 def test_a_killed_worker_is_retried_in_a_fresh_one(tmp_path):
-    cfg = _cfg(steps=2000, problem={"target": "sin", "design": "uniform", "n": 6})
+    # Long enough (about a second on the compiled CPU path) for the killer to catch the task running.
+    cfg = _cfg(steps=KILL_STEPS, problem={"target": "sin", "design": "uniform", "n": 6})
     s, killed = _run_with_killer(1, lambda: run_sweep(cfg, tmp_path, workers=1, progress=False))
     assert len(killed) == 1
     assert s.counts == {"ok": 1, "failed": 0, "diverged": 0} and s.n_retried == 1 and s.exit_code == 0
@@ -218,7 +223,7 @@ def test_a_killed_worker_is_retried_in_a_fresh_one(tmp_path):
 
 def test_a_worker_killed_every_time_fails_its_runs_only_and_the_cli_exits_3(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
-    cfg.write_text(TOML.format(steps=2000).replace("n = [6, 7, 8, 9, 10, 11]", "n = [6, 7]"))
+    cfg.write_text(TOML.format(steps=KILL_STEPS).replace("n = [6, 7, 8, 9, 10, 11]", "n = [6, 7]"))
     argv = ["sweep", str(cfg), "--out", str(tmp_path / "out"), "--workers", "1", "--no-progress", "--no-report"]
     code, killed = _run_with_killer(MAX_RETRIES + 1, lambda: main(argv))
     assert len(killed) == MAX_RETRIES + 1
