@@ -888,10 +888,14 @@ def _execute(store, owner, name, pending, workers, scheduler, serial, progress, 
     bar = _progress(len(pending), name, progress)
     retried = 0
 
+    written_refs = set()  # every row carries its reference; serialise and store each one once
+
     def record(rows, references=None):
         for row in rows:
             row["sweep"] = name
-        store.write_rows(rows, references)
+        new_refs = {k: v for k, v in (references or {}).items() if k not in written_refs}
+        store.write_rows(rows, new_refs)
+        written_refs.update(new_refs)
         for row in rows:
             counts[row["status"]] += 1
             if row["error"] and len(errors) < 10:
