@@ -65,7 +65,8 @@ from pathlib import Path
 import numpy as np
 
 from solvers.errors import InputError
-from solvers._validation import validate_bool, validate_choice, validate_int, validate_positive, validate_seed
+from solvers._validation import (physical_memory, validate_bool, validate_choice, validate_int, validate_positive,
+                                 validate_seed)
 
 __all__ = [
     "ConfigError",
@@ -579,14 +580,6 @@ def _init_law(model):
         _num(f"model.init_params.{k}", v, positive=True)
 
 
-def _memory_limit():
-    """This machine's physical memory in bytes (None if the platform does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
-        return None
-
-
 def network_bytes(width, n):
     """A lower estimate of the memory one run needs, in bytes (float64).
 
@@ -602,7 +595,7 @@ def _gb(b):
 
 
 def _check_memory(key, *, n, width):
-    need, have = network_bytes(width, n), _memory_limit()
+    need, have = network_bytes(width, n), physical_memory()
     if have is not None and need > have:
         size = f"width = {width} at n = {n}" if width else f"n = {n}"
         raise ConfigError(f"{key}: {size} needs at least {_gb(need)} of memory for one run; this machine has "

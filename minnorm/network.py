@@ -12,12 +12,11 @@ of an initialised network is ``kink_density(law, **init_params)`` scaled by ``hi
 """
 
 import math
-import os
 
 import numpy as np
 import torch
 
-from solvers._validation import validate_bool, validate_choice, validate_positive, validate_seed
+from solvers._validation import physical_memory, validate_bool, validate_choice, validate_positive, validate_seed
 from solvers.errors import InputError
 from solvers.kink_density import LAW_DEFAULTS, kink_density
 
@@ -37,14 +36,6 @@ OUTPUT_INITS = ("gaussian", "zeros", "uniform")
 _INIT_VECTORS = 6
 
 
-def _physical_memory():
-    """Bytes of RAM of this machine, or None where the OS does not say."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def _check_width(width):
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)):
         raise InputError(f"width must be an integer >= 1; got {width!r}")
@@ -52,7 +43,7 @@ def _check_width(width):
         raise InputError(f"width must be >= 1; got {width}")
     # refuse before allocating: torch would otherwise fail deep inside (or the OS kill the process)
     need = _INIT_VECTORS * 8 * int(width)
-    have = _physical_memory()
+    have = physical_memory()
     if have is not None and need > have:
         raise InputError(f"width={int(width)} needs about {need / 2**30:.3g} GiB to initialise "
                          f"({_INIT_VECTORS} float64 vectors of that length), more than this machine's "

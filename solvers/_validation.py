@@ -10,7 +10,8 @@ import numpy as np
 from .errors import InputError
 
 __all__ = ["Data", "validate_data", "validate_lam", "validate_choice", "validate_bool", "validate_int",
-           "validate_seed", "validate_positive", "validate_real", "as_real_array", "validate_vector"]
+           "validate_seed", "validate_positive", "validate_real", "as_real_array", "validate_vector",
+           "physical_memory"]
 
 
 @dataclass(frozen=True)
@@ -248,3 +249,16 @@ def validate_real(value, name, *, finite=True):
     if finite and not np.isfinite(val):
         raise InputError(f"{name} must be finite; got {value!r}")
     return val
+
+
+def physical_memory():
+    """This machine's physical memory in bytes, or None where the platform does not say.
+
+    Size checks of every layer compare against it, so a run too large for the machine is refused
+    before anything is allocated."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        return None
