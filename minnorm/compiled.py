@@ -353,7 +353,6 @@ def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penaliz
     a, w, b, c, d = (np_[nm] for nm in ("a", "w", "b", "c", "d"))
     xs = np.ascontiguousarray(xs_sorted.numpy())
     ys = np.ascontiguousarray(ys_sorted.numpy())
-    n = xs.shape[0]
     widths = np.array(pop.widths, dtype=np.int64)
     kappa = pop.scale.numpy().astype(np.float64)
     has_c = pop.has_c.numpy().astype(np.float64)

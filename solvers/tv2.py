@@ -35,7 +35,7 @@ from scipy.linalg import solveh_banded
 
 from . import _cvx
 from ._validation import validate_bool, validate_choice, validate_data, validate_lam
-from .errors import InputError, SolverError
+from .errors import InputError
 from .piecewise import VARIANTS, PiecewiseLinear, tv2_cost
 from .solution import Solution
 
