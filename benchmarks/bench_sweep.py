@@ -6,7 +6,7 @@
    this process and with a local process pool of ``--workers`` workers; target speed-up >= 1.8x
    with 2 workers. Both timings include everything a user waits for (pool start-up included),
    except figures and the report.
-2. Per-run overhead: in the serial sweep, the time spent in ``minnorm.metrics.compare`` and in
+2. Per-run overhead: in the serial sweep, the time spent in ``minnorm.comparison.metrics.compare`` and in
    the store's writes, as a percentage of the per-run time; target <= 5 %.
 """
 
@@ -85,11 +85,11 @@ def main(argv=None):
 
     import torch
 
-    import minnorm.metrics
-    import minnorm.store
-    import minnorm.training
-    from minnorm.config import parse_config
-    from minnorm.sweep import run_sweep
+    import minnorm.comparison.metrics
+    import minnorm.comparison.sweeps.store
+    import minnorm.training.loop
+    from minnorm.comparison.sweeps.config import parse_config
+    from minnorm.comparison.sweeps.run import run_sweep
 
     warnings.filterwarnings("ignore")
     cfg_dict = dict(CONFIG, train=dict(CONFIG["train"], steps=args.steps))
@@ -99,18 +99,18 @@ def main(argv=None):
     # Serial: as a user gets it with --serial (one process), but single-threaded torch like each
     # worker, so the comparison measures the parallelism of the sweep, not torch's intra-op threads.
     torch.set_num_threads(1)
-    compare = Timer(minnorm.metrics.compare)
-    write = Timer(minnorm.store.ResultStore.write_rows)
-    train = Timer(minnorm.training.train_population)
-    minnorm.metrics.compare = compare
-    minnorm.store.ResultStore.write_rows = lambda self, *a, **k: write(self, *a, **k)
-    minnorm.training.train_population = train
+    compare = Timer(minnorm.comparison.metrics.compare)
+    write = Timer(minnorm.comparison.sweeps.store.ResultStore.write_rows)
+    train = Timer(minnorm.training.loop.train_population)
+    minnorm.comparison.metrics.compare = compare
+    minnorm.comparison.sweeps.store.ResultStore.write_rows = lambda self, *a, **k: write(self, *a, **k)
+    minnorm.training.loop.train_population = train
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         s_serial = run_sweep(cfg, os.path.join(tmp, "serial"), serial=True, progress=False)
         serial = time.perf_counter() - t
-    minnorm.metrics.compare = compare.fn
-    minnorm.training.train_population = train.fn
+    minnorm.comparison.metrics.compare = compare.fn
+    minnorm.training.loop.train_population = train.fn
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         s_par = run_sweep(cfg, os.path.join(tmp, "par"), workers=args.workers, progress=False)

@@ -116,7 +116,7 @@ def build_parser():
         description="Train shallow univariate ReLU networks and measure how they converge to exact "
                     "variational solutions (minimum-norm interpolants, weighted splines).",
         epilog=_EPILOG_MAIN, formatter_class=fmt)
-    from . import __version__
+    from minnorm import __version__
 
     p.add_argument("--version", action="version", version=f"minnorm {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -180,7 +180,7 @@ def build_parser():
 
 
 def _cmd_reproduce(args):
-    from .studies import STUDIES, reproduce
+    from minnorm.studies import STUDIES, reproduce
 
     unknown = [n for n in args.names if n != "all" and n not in STUDIES]
     if unknown:
@@ -192,8 +192,8 @@ def _cmd_reproduce(args):
 
 
 def _cmd_sweep(args):
-    from .config import load_config
-    from .sweep import SweepInterrupted, run_sweep
+    from minnorm.comparison.sweeps.config import load_config
+    from minnorm.comparison.sweeps.run import SweepInterrupted, run_sweep
 
     cfg = load_config(args.config)
     if args.workers is not None and args.workers < 1:
@@ -263,7 +263,7 @@ def solve_data(x, y, variant, *, lam=None, select=None, law="uniform", law_param
 def _cmd_solve(args):
     import numpy as np
 
-    from .config import read_data_file
+    from minnorm.comparison.sweeps.config import read_data_file
 
     # Every check that can fail comes before the first line is printed.
     for flag in ("json", "csv"):
@@ -307,7 +307,7 @@ def _cmd_solve(args):
 
 
 def _sweep_dir(d):
-    from .store import STORE_NAME
+    from minnorm.comparison.sweeps.store import STORE_NAME
 
     p = Path(d)
     if not (p / STORE_NAME).exists():
@@ -316,7 +316,7 @@ def _sweep_dir(d):
 
 
 def _cmd_plot(args):
-    from .report import write_figures
+    from minnorm.comparison.sweeps.report import write_figures
 
     paths = write_figures(_sweep_dir(args.dir))
     for p in paths:
@@ -325,7 +325,7 @@ def _cmd_plot(args):
 
 
 def _cmd_report(args):
-    from .report import write_report
+    from minnorm.comparison.sweeps.report import write_report
 
     print(write_report(_sweep_dir(args.dir)))
     return 0
@@ -335,7 +335,7 @@ def main(argv=None):
     """Entry point of the ``minnorm`` console script; returns the exit code."""
     from solvers.errors import InputError
 
-    from .config import ConfigError
+    from minnorm.comparison.sweeps.config import ConfigError
 
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 on bad usage, 0 on --help

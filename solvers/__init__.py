@@ -12,12 +12,11 @@ Problems (MATH.md sections A-D):
 - :func:`tv2_cost` -- exact R(f) of a piecewise-linear function.
 """
 
-from .errors import InputError, SolverError
-from .piecewise import VARIANTS, PiecewiseLinear, tv2_cost
-from .solution import Solution
-from .tv2 import Envelope, tv2_envelope, tv2_interpolant, tv2_regression
-from .kink_density import KinkDensity, kink_density
-from .weighted_spline import WeightedSplineFunction, weighted_spline
+from solvers.errors import InputError, SolverError
+from solvers.piecewise import VARIANTS, PiecewiseLinear, tv2_cost
+from solvers.solution import Solution
+from solvers.tv2 import Envelope, tv2_envelope, tv2_interpolant, tv2_regression
+from solvers.spline import KinkDensity, WeightedSplineFunction, kink_density, weighted_spline
 
 __all__ = [
     "InputError",

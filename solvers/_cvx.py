@@ -4,8 +4,8 @@ from importlib import metadata
 
 import cvxpy as cp
 
-from ._validation import validate_bool
-from .errors import InputError, SolverError
+from solvers._validation import validate_bool
+from solvers.errors import InputError, SolverError
 
 __all__ = ["DEFAULT_SOLVER", "CONIC_MAX_N", "check_size", "solve", "solver_label", "available_solvers",
            "validate_solver"]

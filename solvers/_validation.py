@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
+from solvers.errors import InputError
 
 __all__ = ["Data", "validate_data", "validate_lam", "validate_choice", "validate_bool", "validate_int",
            "validate_seed", "validate_positive", "validate_real", "as_real_array", "validate_vector",

@@ -12,8 +12,8 @@ import numbers
 import numpy as np
 from scipy.interpolate import PPoly
 
-from ._validation import as_real_array, validate_positive, validate_real
-from .errors import InputError
+from solvers._validation import as_real_array, validate_positive, validate_real
+from solvers.errors import InputError
 
 __all__ = ["PiecewiseLinear", "VARIANTS", "tv2_cost"]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import validate_bool
-from .errors import InputError, SolverError
+from solvers._validation import validate_bool
+from solvers.errors import InputError, SolverError
 
 __all__ = ["ACCURACY_CLASSES", "OPTIMAL_RTOL", "ROUNDING_RTOL", "Solution", "problem_scale"]
 

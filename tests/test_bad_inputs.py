@@ -17,8 +17,8 @@ import torch
 
 import minnorm as mn
 import solvers
-from minnorm import metrics
-from minnorm.problems import load_csv_data, make_target
+from minnorm.comparison import metrics
+from minnorm.comparison.problems import load_csv_data, make_target
 from solvers import InputError, PiecewiseLinear
 
 X4 = [0.0, 1.0, 2.0, 3.0]

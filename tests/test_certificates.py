@@ -13,11 +13,11 @@ from scipy.interpolate import make_smoothing_spline
 
 import solvers
 from solvers import InputError, SolverError, weighted_spline
-from solvers import tv2_conic as tc
+from solvers.tv2 import socp as tc
 from solvers._validation import validate_data
 from solvers.piecewise import PiecewiseLinear
 from solvers.solution import OPTIMAL_RTOL, ROUNDING_RTOL, Solution
-from solvers.tv2 import tv2_interpolant, tv2_regression
+from solvers.tv2.core import tv2_interpolant, tv2_regression
 
 
 def smoothing_objective_scipy(x, y, lam):
@@ -74,7 +74,7 @@ def test_rule_status_names():
         make_solution(2.0, 2.0, allow_inaccurate="no")
     with pytest.raises(InputError, match="accuracy"):
         make_solution(2.0, 2.0, accuracy="roughly")
-    # dataclasses.replace (used by minnorm.references) re-checks and keeps the status
+    # dataclasses.replace (used by minnorm.comparison.references) re-checks and keeps the status
     sol = make_solution(2.0, 2.0)
     assert dataclasses.replace(sol, function=sol.function).status == "optimal"
 

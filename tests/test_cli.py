@@ -210,7 +210,7 @@ def test_quickstart_config_is_valid():
     `minnorm sweep examples/quickstart.toml`, ~20 s; here only validated, to keep the suite fast)."""
     from pathlib import Path
 
-    from minnorm.config import expand, load_config
+    from minnorm.comparison.sweeps.config import expand, load_config
 
     cfg = load_config(Path(__file__).parent.parent / "examples" / "quickstart.toml")
     runs = expand(cfg)

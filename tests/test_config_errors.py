@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from minnorm.cli import main
-from minnorm.config import ConfigError, load_config, metric_names, parse_config
+from minnorm.comparison.sweeps.config import ConfigError, load_config, metric_names, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -142,9 +142,9 @@ def test_bad_config_is_a_config_error_naming_the_key(changes, key, fragment, tmp
 
 def test_the_base_and_every_library_name_are_accepted(tmp_path):
     """The allowed sets are the library's own tables: every entry of each is accepted."""
-    from minnorm.network import INIT_LAWS, OUTPUT_INITS
-    from minnorm.problems import DESIGNS, TARGETS
-    from minnorm.references import REFERENCES
+    from minnorm.training.network import INIT_LAWS, OUTPUT_INITS
+    from minnorm.comparison.problems import DESIGNS, TARGETS
+    from minnorm.comparison.references import REFERENCES
 
     parse_config(BASE)
     for target in TARGETS:
@@ -171,7 +171,7 @@ def test_the_base_and_every_library_name_are_accepted(tmp_path):
 
 def test_metric_names_are_what_a_run_stores():
     """The main metric is checked against compare()'s keys: the metrics a report shows are among them."""
-    from minnorm.report import SECONDARY_METRICS
+    from minnorm.comparison.sweeps.report import SECONDARY_METRICS
 
     assert set(SECONDARY_METRICS) <= set(metric_names())
     assert "envelope_violation" in metric_names() and "envelope_violaton" not in metric_names()

@@ -17,7 +17,7 @@ from scipy.optimize import linprog
 import solvers
 from solvers import tv2_cost
 
-conic = importlib.import_module("solvers.tv2_conic")
+conic = importlib.import_module("solvers.tv2.socp")
 
 
 def omega(t):

@@ -19,10 +19,10 @@ from scipy import integrate
 
 import minnorm as mn
 import solvers
-from minnorm.config import ConfigError, parse_config
-from minnorm.training import limit_reference
+from minnorm.comparison.sweeps.config import ConfigError, parse_config
+from minnorm.training.loop import limit_reference
 from solvers import InputError
-from solvers.kink_density import LAW_DEFAULTS, kink_density
+from solvers.spline.kink_density import LAW_DEFAULTS, kink_density
 
 
 # ------------------------------------------------------------------------------ MATH D.1 closed forms
@@ -113,11 +113,11 @@ def test_kink_histogram_test_can_fail():
 
 
 def test_one_table_of_law_defaults():
-    from minnorm.network import INIT_LAWS
-    from minnorm.references import LAW_DEFAULTS as ref_defaults
+    from minnorm.training.network import INIT_LAWS
+    from minnorm.comparison.references import LAW_DEFAULTS as ref_defaults
 
     assert INIT_LAWS is LAW_DEFAULTS and ref_defaults is LAW_DEFAULTS
-    assert mn.references.LAW_DEFAULTS["pm1-uniform"]["c"] == 2.0  # MATH D.2/D.4/G9's law
+    assert ref_defaults["pm1-uniform"]["c"] == 2.0  # MATH D.2/D.4/G9's law
     for law in LAW_DEFAULTS:
         assert mn.ShallowReLU(4, init=law).init_params == dict(kink_density(law).params)
         assert mn.solve_reference(f"spline:{law}", [-1.0, 0.0, 1.0], [0.0, 1.0, 0.0]).params == dict(LAW_DEFAULTS[law])
@@ -196,7 +196,7 @@ def _frozen(model, x, y, wd):
 
 def _wd_for(lam, n, m, parametrization, s=1.0):
     # inverse of lam = n wd/(2 m s²) (standard), n wd m/(2 s²) (mean-field); derived in
-    # minnorm.training.solver_lam and checked by the convergence below
+    # minnorm.training.loop.solver_lam and checked by the convergence below
     return 2 * lam * m * s * s / n if parametrization == "standard" else 2 * lam * s * s / (n * m)
 
 
@@ -324,8 +324,8 @@ def _cfg(**kw):
 
 
 def test_sweep_mapped_lam_with_a_frozen_layer_uses_the_init_laws_spline():
-    from minnorm.config import expand
-    from minnorm.sweep import _lam, _make_problem
+    from minnorm.comparison.sweeps.config import expand
+    from minnorm.comparison.sweeps.run import _lam, _make_problem
 
     cfg = parse_config(_cfg(model={"init_ratio": [4.0], "hidden_scale": 3.0}))
     assert cfg.reference["name"] == "spline:uniform" and cfg.reference["params"] == {"A": 1.0, "B": 1.0}

@@ -11,7 +11,7 @@ from scipy.interpolate import CubicSpline
 
 import solvers
 from solvers import PiecewiseLinear as PL
-from minnorm.metrics import (
+from minnorm.comparison.metrics import (
     compare,
     cost_gap,
     envelope_violation,
@@ -27,8 +27,8 @@ from minnorm.metrics import (
     rel_linf_distance,
     train_loss,
 )
-from minnorm.problems import make_problem
-from minnorm.references import solve_reference
+from minnorm.comparison.problems import make_problem
+from minnorm.comparison.references import solve_reference
 from test_public_api import v1_value  # MATH B.1 closed form V from the secant slopes
 from test_tv2_exact import data_knot_qp_value  # independent cvxpy/Clarabel data-knot QP (MATH B.1)
 

@@ -5,9 +5,9 @@ import pytest
 
 import solvers
 from solvers import InputError, PiecewiseLinear as PL
-from minnorm.metrics import envelope_violation
-from minnorm.problems import DESIGNS, TARGETS, make_problem, make_target
-from minnorm.references import REFERENCES, solve_reference
+from minnorm.comparison.metrics import envelope_violation
+from minnorm.comparison.problems import DESIGNS, TARGETS, make_problem, make_target
+from minnorm.comparison.references import REFERENCES, solve_reference
 
 
 # ----------------------------------------------------------------------------- problems
@@ -221,7 +221,7 @@ def test_spline_references_math_g9():
     from scipy.integrate import quad
     from scipy.interpolate import CubicSpline
 
-    from minnorm.metrics import l2_distance, linf_distance
+    from minnorm.comparison.metrics import l2_distance, linf_distance
 
     cs = CubicSpline(G9X, G9Y, bc_type="natural")
     nat = solve_reference("spline:natural", G9X, G9Y)

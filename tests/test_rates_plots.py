@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from solvers import InputError, PiecewiseLinear as PL
-from minnorm.metrics import knots_per_interval
-from minnorm.plots import plot_convergence, plot_fit, plot_knot_histogram, plot_training_curves
-from minnorm.problems import make_problem
-from minnorm.rates import RateFit, fit_rate, fit_rates
+from minnorm.comparison.metrics import knots_per_interval
+from minnorm.comparison.plots import plot_convergence, plot_fit, plot_knot_histogram, plot_training_curves
+from minnorm.comparison.problems import make_problem
+from minnorm.comparison.rates import RateFit, fit_rate, fit_rates
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -95,7 +95,7 @@ def test_fit_rates_dataframe():
 
 def test_plots_write_png_and_pdf(tmp_path):
     p = make_problem("sin", "uniform", 6, seed=0)
-    from minnorm.references import solve_reference
+    from minnorm.comparison.references import solve_reference
 
     ref = solve_reference("tv2:skip", [0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 1.0, 0.0])
     p2 = make_problem("file:" + _csv(tmp_path, [0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 1.0, 0.0]))

@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from minnorm.config import ConfigError, RunSpec, expand, group_populations, load_config, parse_config
-from minnorm.store import ResultStore, finished_keys, load_references, load_results
+from minnorm.comparison.sweeps.config import ConfigError, RunSpec, expand, group_populations, load_config, parse_config
+from minnorm.comparison.sweeps.store import ResultStore, finished_keys, load_references, load_results
 
 BASE = {
     "name": "t",

@@ -12,9 +12,9 @@ import time
 import numpy as np
 import pytest
 
-from minnorm.config import expand, parse_config
-from minnorm.store import finished_keys, load_results
-from minnorm.sweep import run_sweep
+from minnorm.comparison.sweeps.config import expand, parse_config
+from minnorm.comparison.sweeps.store import finished_keys, load_results
+from minnorm.comparison.sweeps.run import run_sweep
 
 TINY = {
     "name": "tiny",
@@ -55,8 +55,8 @@ def test_failures_become_rows_and_the_sweep_goes_on(tmp_path, monkeypatch):
     def nonsense(*args, **kwargs):
         raise RuntimeError("nonsense reference solver")
 
-    monkeypatch.setattr("minnorm.references.solve_reference", nonsense)
-    monkeypatch.setattr("minnorm.sweep._REFERENCE_CACHE", {})  # earlier tests solved these references
+    monkeypatch.setattr("minnorm.comparison.references.solve_reference", nonsense)
+    monkeypatch.setattr("minnorm.comparison.sweeps.run._REFERENCE_CACHE", {})  # earlier tests solved these references
     s = run_sweep(cfg, tmp_path, serial=True, progress=False)
     assert s.counts["failed"] == 8
     df = load_results(tmp_path)
@@ -79,7 +79,7 @@ def test_diverged_runs_are_recorded(tmp_path):
 def test_scheduled_sweep_trains_with_the_schedule(tmp_path):
     # The [train] schedule reaches the trainer: a sweep row equals training the network directly.
     import minnorm as mn
-    from minnorm.problems import make_problem
+    from minnorm.comparison.problems import make_problem
 
     d = json.loads(json.dumps(TINY))
     d["train"].update({"lr_schedule": "cosine", "lr_final_ratio": 0.0})
@@ -132,7 +132,7 @@ def test_resume_after_sigkill(tmp_path):
     out = tmp_path / "out"
     store = out / "results.sqlite"
     code = textwrap.dedent(f"""
-        from minnorm.sweep import run_sweep
+        from minnorm.comparison.sweeps.run import run_sweep
         run_sweep({str(cfg_path)!r}, {str(out)!r}, serial=True, progress=False)
     """)
     proc = subprocess.Popen([sys.executable, "-W", "ignore", "-c", code])

@@ -21,9 +21,9 @@ import psutil
 import pytest
 
 from minnorm.cli import main
-from minnorm.config import expand, parse_config
-from minnorm.store import STORE_NAME, Owner, ResultStore, StoreError, finished_keys, load_results
-from minnorm.sweep import MAX_RETRIES, SchedulerError, SweepSummary, run_sweep
+from minnorm.comparison.sweeps.config import expand, parse_config
+from minnorm.comparison.sweeps.store import STORE_NAME, Owner, ResultStore, StoreError, finished_keys, load_results
+from minnorm.comparison.sweeps.run import MAX_RETRIES, SchedulerError, SweepSummary, run_sweep
 
 ROOT = Path(__file__).parents[1]
 
@@ -363,7 +363,7 @@ def test_corrupt_store_is_named_and_never_altered(tmp_path, capsys, make, messag
 
 
 def test_metric_names_cannot_write_outside_the_sweep_dir(tmp_path):
-    from minnorm.report import write_figures, write_report
+    from minnorm.comparison.sweeps.report import write_figures, write_report
 
     out = tmp_path / "a" / "b" / "sweep"
     runs = expand(parse_config({**CFG, "model": {"width": [8, 16, 32], "skip": True}, "problem": {"n": 6}}))

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import minnorm as mn
-from minnorm.training import loss_and_grad
+from minnorm.training.loop import loss_and_grad
 from test_public_api import cost_from_evaluations  # R(f) of MATH A.2 from evaluations of f only
 
 X6 = np.array([-1.0, -0.6, -0.1, 0.3, 0.7, 1.0])

@@ -14,7 +14,7 @@ and the MATH B closed forms. Costs of returned functions are recomputed from the
 import numpy as np
 import pytest
 
-from solvers import tv2_conic as tc
+from solvers.tv2 import socp as tc
 from solvers._validation import validate_data
 from solvers.errors import SolverError
 from solvers.piecewise import PiecewiseLinear, tv2_cost

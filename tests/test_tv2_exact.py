@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from solvers import InputError, PiecewiseLinear, tv2_cost
-from solvers.tv2 import tv2_envelope, tv2_interpolant, tv2_regression
+from solvers.tv2.core import tv2_envelope, tv2_interpolant, tv2_regression
 from test_public_api import cost_from_evaluations, v2_value  # evaluation-only R(f); MATH B.2 closed form
 
 DATA = Path(__file__).parent / "data" / "debarre_tv2_data.csv"

@@ -6,7 +6,7 @@ from scipy import integrate
 from scipy.interpolate import CubicSpline, PPoly, make_smoothing_spline
 
 from solvers import InputError, KinkDensity, SolverError, WeightedSplineFunction, kink_density, weighted_spline
-from solvers.kink_density import kernel_by_quadrature
+from solvers.spline.kink_density import kernel_by_quadrature
 
 G9_X = np.array([-1.5, -0.7, -0.1, 0.4, 1.0, 1.6])
 G9_Y = np.array([0.3, -0.5, 0.8, 0.1, -0.6, 0.2])

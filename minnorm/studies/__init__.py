@@ -26,9 +26,9 @@ contradicts a paper, the measurement is reported as it is.
 
 from __future__ import annotations
 
-from ._base import VERDICTS, StudyResult
-from . import htw, ppw, shevchenko, vardi_shamir, williams
-from .report import reproduce, write_report
+from minnorm.studies._base import VERDICTS, StudyResult
+from minnorm.studies import htw, ppw, shevchenko, vardi_shamir, williams
+from minnorm.studies.report import reproduce, write_report
 
 __all__ = ["StudyResult", "VERDICTS", "STUDIES", "reproduce", "write_report", "run_study", "main"]
 
@@ -51,6 +51,6 @@ def run_study(name, out_dir, *, full=False, seed=0) -> StudyResult:
 
 def main(argv=None):
     """``minnorm reproduce [NAME|all ...] [--full] [--out DIR] [--seed S]`` (see :mod:`minnorm.cli`)."""
-    from ..cli import main as cli_main
+    from minnorm.cli import main as cli_main
 
     return cli_main(["reproduce", *(argv or [])])

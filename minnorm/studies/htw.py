@@ -12,7 +12,7 @@ Parts (MATH D.2 and F)
     (:math:`\Phi\Phi^\top\approx N K`). The map is checked numerically at the largest width against
     HTW's scale :math:`\tilde\lambda/(N g(0))` and against no scaling. Sup distance on the data hull
     widened by 50 % vs N for the gaussian and the uniform law; exponent of
-    :math:`C N^{-\alpha}` with a seed-bootstrap interval (:func:`minnorm.rates.fit_rate`).
+    :math:`C N^{-\alpha}` with a seed-bootstrap interval (:func:`minnorm.comparison.rates.fit_rate`).
 (b) **No skip connection.** Without skip term and output bias the limit is the kernel
     interpolant with the boundary term :math:`e^\top Q^{-1}e` (``weighted_spline(..., skip=False,
     output_bias=False)``), not the natural spline. Law ``pm1-uniform`` (w = ±1, b ~ U[-c, c]),
@@ -43,14 +43,14 @@ from __future__ import annotations
 import numpy as np
 
 import solvers
-from minnorm import metrics
-from minnorm.convert import to_function
-from minnorm.network import ShallowReLU
-from minnorm.random_features import random_features_ridge
-from minnorm.rates import fit_rate
-from minnorm.training import train
+from minnorm.comparison import metrics
+from minnorm.training.convert import to_function
+from minnorm.training.network import ShallowReLU
+from minnorm.training.random_features import random_features_ridge
+from minnorm.comparison.rates import fit_rate
+from minnorm.training.loop import train
 
-from ._base import StudyResult, Timer, fmt, new_figure, save_figure, seeds_for, study_dir, torch_threads
+from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, save_figure, seeds_for, study_dir, torch_threads
 
 NAME = "htw"
 PAPER = "Heiss, Teichmann, Wutte (arXiv 1911.02903)"

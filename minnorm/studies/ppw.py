@@ -55,12 +55,12 @@ from __future__ import annotations
 import numpy as np
 
 import solvers
-from minnorm import metrics
-from minnorm.convert import to_function
-from minnorm.network import ShallowReLU
-from minnorm.training import train_population
+from minnorm.comparison import metrics
+from minnorm.training.convert import to_function
+from minnorm.training.network import ShallowReLU
+from minnorm.training.loop import train_population
 
-from ._base import StudyResult, Timer, fmt, new_figure, save_figure, study_dir, torch_threads
+from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, save_figure, study_dir, torch_threads
 
 #: Largest |trained distance - exact ERM minimiser distance| for which part (a) counts as tested.
 TRACK_TOL = 0.02

@@ -6,13 +6,13 @@ import json
 import os
 from pathlib import Path
 
-from ._base import Timer, fmt
+from minnorm.studies._base import Timer, fmt
 
 __all__ = ["reproduce", "write_report"]
 
 
 def _select(names):
-    from . import STUDIES
+    from minnorm.studies import STUDIES
 
     if names is None or names == "all":
         return list(STUDIES)
@@ -47,7 +47,7 @@ def reproduce(names="all", full=False, out_dir="reproduce", *, seed=0, progress=
     Path
         The report's path.
     """
-    from . import STUDIES
+    from minnorm.studies import STUDIES
 
     selected = _select(names)
     out = Path(out_dir)

@@ -9,7 +9,7 @@ as all particle coordinates are). :math:`\hat L` is the MSE on n = 6 random poin
 :math:`\sin(\pi x)`.
 
 Measurement: the exact function of each trained net (:func:`minnorm.to_function`), kinks
-clustered and counted per open data interval by :func:`minnorm.metrics.knots_per_interval`
+clustered and counted per open data interval by :func:`minnorm.comparison.metrics.knots_per_interval`
 (merge within 1e-2 of the data range, drop jumps below 1e-2 of the total variation; MATH E).
 
 Verdict rule
@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from minnorm import metrics
-from minnorm.convert import to_function
-from minnorm.network import ShallowReLU
-from minnorm.training import train_population
+from minnorm.comparison import metrics
+from minnorm.training.convert import to_function
+from minnorm.training.network import ShallowReLU
+from minnorm.training.loop import train_population
 
-from ._base import StudyResult, Timer, fmt, new_figure, save_figure, seeds_for, study_dir, torch_threads
+from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, save_figure, seeds_for, study_dir, torch_threads
 
 NAME = "shevchenko"
 PAPER = "Shevchenko, Kungurtsev, Mondelli (arXiv 2111.02278)"

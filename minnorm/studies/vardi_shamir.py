@@ -37,10 +37,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from minnorm.network import ShallowReLU
-from minnorm.training import train
+from minnorm.training.network import ShallowReLU
+from minnorm.training.loop import train
 
-from ._base import StudyResult, Timer, fmt, new_figure, save_figure, study_dir, torch_threads
+from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, save_figure, study_dir, torch_threads
 
 NAME = "vardi-shamir"
 PAPER = "Vardi, Shamir (arXiv 2012.05156)"

@@ -17,7 +17,7 @@ References (exact, solver layer):
   ``envelope_violation`` against ``tv2_envelope(x, y)`` on the data hull.
 
 The GD loop is a vectorised numpy loop over all (target, ρ) networks (the population trainer
-of :mod:`minnorm.training` needs ~1 ms per step here, too slow for the ~10⁵ steps the kernel
+of :mod:`minnorm.training.loop` needs ~1 ms per step here, too slow for the ~10⁵ steps the kernel
 regime needs); the study checks it against :func:`minnorm.train_population` on the first steps.
 
 Verdict rule
@@ -41,11 +41,11 @@ from __future__ import annotations
 import numpy as np
 
 import solvers
-from minnorm import metrics
-from minnorm.network import ShallowReLU
-from minnorm.training import train_population
+from minnorm.comparison import metrics
+from minnorm.training.network import ShallowReLU
+from minnorm.training.loop import train_population
 
-from ._base import StudyResult, Timer, fmt, new_figure, save_figure, study_dir, torch_threads
+from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, save_figure, study_dir, torch_threads
 
 NAME = "williams"
 PAPER = "Williams et al. (arXiv 1906.07842)"

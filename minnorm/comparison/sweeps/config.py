@@ -42,7 +42,7 @@ Errors are :class:`ConfigError` (a :class:`ValueError`) whose message starts wit
 e.g. ``train.weight_decay: expected a number or list of numbers, got 'abc'``. A config that
 loads is one whose runs can start: names are checked against the library's own tables
 (``TARGETS``, ``DESIGNS``, the reference parser, ``INIT_LAWS``, the keys of
-:func:`minnorm.metrics.compare`), each problem of the grid is built once (no training), and
+:func:`minnorm.comparison.metrics.compare`), each problem of the grid is built once (no training), and
 cross-section limits (batch size vs n, even widths for antisymmetric init, memory for one run,
 finite weight-decay schedules) are checked before anything runs.
 """
@@ -88,12 +88,12 @@ class ConfigError(ValueError):
 
 def _frozen_layer_reference(reference, given, model, train):
     """reference.lam = "mapped" with a frozen first layer: the limit is the init law's kernel
-    limit (MATH D.2; :func:`~minnorm.training.limit_reference`), not a TV2 problem. An omitted
+    limit (MATH D.2; :func:`~minnorm.training.loop.limit_reference`), not a TV2 problem. An omitted
     reference.name / params is filled in; a different one is an error, since the mapped lam
     belongs to that limit only."""
     from solvers.errors import InputError
 
-    from .training import limit_reference
+    from minnorm.training.loop import limit_reference
 
     try:
         name, params = limit_reference(model, train_first_layer=False, penalize_affine=train["penalize_affine"])
@@ -290,7 +290,7 @@ class SweepConfig:
         :class:`WeightDecaySchedule`), ``penalize_bias``, ``batch_size``,
         ``noise_temperature``, ``train_first_layer``, ``lr_schedule`` (``"constant"``,
         ``"cosine"`` or ``"exponential"``) and ``lr_final_ratio`` (the schedule's factor at the
-        last step; 1 for constant, default 0.01 otherwise; :func:`minnorm.training.lr_sequence`).
+        last step; 1 for constant, default 0.01 otherwise; :func:`minnorm.training.loop.lr_sequence`).
     metrics : dict
         ``interval`` ([a, b] or None: the metric layer's default), ``main`` (metric for rates).
     output : dict
@@ -346,8 +346,8 @@ _METRICS = {"interval", "main"}
 _OUTPUT = {"dir", "report"}
 # One list of valid choices, owned by the training layer, so a config cannot accept what the
 # trainer rejects (``import minnorm`` loads the training layer anyway).
-from .network import PARAMETRIZATIONS  # noqa: E402
-from .training import LR_SCHEDULES, OPTIMIZERS  # noqa: E402
+from minnorm.training.network import PARAMETRIZATIONS  # noqa: E402
+from minnorm.training.loop import LR_SCHEDULES, OPTIMIZERS  # noqa: E402
 
 
 def _weight_decay(path, v):
@@ -379,7 +379,7 @@ def _weight_decay(path, v):
 
 
 def _lr_schedule(t):
-    """``lr_schedule`` and ``lr_final_ratio`` of the [train] table (see minnorm.training)."""
+    """``lr_schedule`` and ``lr_final_ratio`` of the [train] table (see minnorm.training.loop)."""
     schedule = _str("train.lr_schedule", t.get("lr_schedule", "constant"), LR_SCHEDULES)
     if "lr_final_ratio" not in t:
         return {"lr_schedule": schedule, "lr_final_ratio": 1.0 if schedule == "constant" else 0.01}
@@ -429,12 +429,12 @@ def _seeds(v):
 
 
 def read_data_file(path, key):
-    """``(x, y)`` of a CSV data file, read as :func:`minnorm.problems.load_csv_data` reads it.
+    """``(x, y)`` of a CSV data file, read as :func:`minnorm.comparison.problems.load_csv_data` reads it.
 
     Every way the file can be unusable (missing, a directory, empty, binary, ragged rows, not
     numbers) is a :class:`ConfigError` whose message starts with ``key`` and names the path.
     """
-    from .problems import load_csv_data
+    from minnorm.comparison.problems import load_csv_data
 
     p = Path(path)
     if not p.exists():
@@ -466,7 +466,7 @@ def read_data_file(path, key):
 def _target_param_keys(target):
     """The ``target_params`` a target factory takes, read off its signature (``domain`` is the
     problem's own ``domain``, not a target parameter)."""
-    from .problems import TARGETS
+    from minnorm.comparison.problems import TARGETS
 
     sig = inspect.signature(TARGETS[target])
     return [k for k, prm in sig.parameters.items()
@@ -490,7 +490,7 @@ def _check_problem(problem):
     factories' signatures), and each problem of the grid is built once (cheap: no training) so
     that a config that loads is a config whose problems exist.
     """
-    from .problems import DESIGNS, TARGETS, make_problem
+    from minnorm.comparison.problems import DESIGNS, TARGETS, make_problem
 
     target, design, params = problem["target"], problem["design"], problem["target_params"]
     is_file = target.startswith("file:")
@@ -533,7 +533,7 @@ def _check_problem(problem):
 def _reference_params(name, params, lam):
     """``reference.name`` parsed by the reference layer itself; ``reference.params`` checked against
     the keys that reference takes (solver options, lam, and the law's parameters)."""
-    from .references import _SOLVER_KEYS, LAW_DEFAULTS, _parse
+    from minnorm.comparison.references import _SOLVER_KEYS, LAW_DEFAULTS, _parse
 
     try:
         kind, what, _ = _parse(name)
@@ -553,7 +553,7 @@ def _reference_params(name, params, lam):
         elif k == "output_bias":
             _bool(path, v)
         elif k == "method":
-            from solvers.tv2 import METHODS  # weighted_spline takes the same two
+            from solvers.tv2.core import METHODS  # weighted_spline takes the same two
 
             _str(path, v, METHODS)
         elif k == "solver":
@@ -568,7 +568,7 @@ def _reference_params(name, params, lam):
 
 def _init_law(model):
     """``model.init``, ``init_params``, ``output_init`` against the network's own tables."""
-    from .network import INIT_LAWS, OUTPUT_INITS  # a torch module (import minnorm loads it anyway)
+    from minnorm.training.network import INIT_LAWS, OUTPUT_INITS  # a torch module (import minnorm loads it anyway)
 
     _str("model.init", model["init"], tuple(INIT_LAWS))
     _str("model.output_init", model["output_init"], OUTPUT_INITS)
@@ -603,7 +603,7 @@ def _check_memory(key, *, n, width):
 
 
 def metric_names():
-    """The metrics a run records (the keys of :func:`minnorm.metrics.compare`), sorted."""
+    """The metrics a run records (the keys of :func:`minnorm.comparison.metrics.compare`), sorted."""
     return _metric_names()
 
 
@@ -611,9 +611,9 @@ def metric_names():
 def _metric_names():
     # Read off compare() itself on a three-point problem (it returns every key, NaN where not
     # applicable), so the list cannot drift from what the sweep stores.
-    from .metrics import compare
-    from .problems import make_problem
-    from .references import solve_reference
+    from minnorm.comparison.metrics import compare
+    from minnorm.comparison.problems import make_problem
+    from minnorm.comparison.references import solve_reference
 
     p = make_problem("abs", "uniform", 3)
     ref = solve_reference("tv2:skip", p.x, p.y)

@@ -44,7 +44,7 @@ from types import MappingProxyType
 import numpy as np
 from scipy import integrate
 
-from .errors import InputError
+from solvers.errors import InputError
 
 __all__ = ["KinkDensity", "kink_density", "LAWS", "LAW_DEFAULTS"]
 

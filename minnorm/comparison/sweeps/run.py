@@ -1,6 +1,6 @@
 """Run a sweep: populations of networks trained in parallel, compared with exact references.
 
-:func:`run_sweep` expands a :class:`~minnorm.config.SweepConfig`, skips the runs already
+:func:`run_sweep` expands a :class:`~minnorm.comparison.sweeps.config.SweepConfig`, skips the runs already
 finished in ``OUT/results.sqlite``, groups the rest into populations (runs that differ only in
 seed, width, weight decay and lr, trained at once by the training layer) and executes them
 through a :class:`concurrent.futures.Executor`:
@@ -13,7 +13,7 @@ through a :class:`concurrent.futures.Executor`:
 
 Each task builds the problem, solves the reference once per process (cached by problem,
 reference and lam), trains the population, converts each network exactly with
-:func:`minnorm.convert.to_function` and measures it with :func:`minnorm.metrics.compare`.
+:func:`minnorm.training.convert.to_function` and measures it with :func:`minnorm.comparison.metrics.compare`.
 
 Faults (issue 9):
 
@@ -21,7 +21,7 @@ Faults (issue 9):
   it is measured; through Dask or your own executor, as soon as its population returns. The
   networks of a population train together, so a kill loses the populations still training.
 - **Claims.** The parent claims a population's runs in the store just before starting it (see
-  :mod:`minnorm.store`): two sweeps into one store share the work, each run is trained once, and
+  :mod:`minnorm.comparison.sweeps.store`): two sweeps into one store share the work, each run is trained once, and
   each summary counts only what its sweep did.
 - **Signals.** SIGINT, SIGTERM and SIGHUP stop the workers at once, keep what is committed and
   raise :class:`SweepInterrupted` (``exit_code`` 128 + signal). Local workers die with their
@@ -56,8 +56,8 @@ import numpy as np
 
 from solvers.errors import InputError
 
-from .config import RunSpec, SweepConfig, canonical_json, config_to_dict, expand, group_populations, load_config
-from .store import STORE_NAME, Owner, ResultStore, StoreError, heartbeat, load_results
+from minnorm.comparison.sweeps.config import RunSpec, SweepConfig, canonical_json, config_to_dict, expand, group_populations, load_config
+from minnorm.comparison.sweeps.store import STORE_NAME, Owner, ResultStore, StoreError, heartbeat, load_results
 
 __all__ = ["run_sweep", "SweepSummary", "SweepInterrupted", "SchedulerError", "run_population", "MAX_RETRIES",
            "EXIT_RUNS_FAILED"]
@@ -81,7 +81,7 @@ def _versions():
     import cvxpy
     import torch
 
-    from . import __version__
+    from minnorm import __version__
 
     return {"minnorm": __version__, "torch": torch.__version__, "numpy": np.__version__, "cvxpy": cvxpy.__version__}
 
@@ -91,7 +91,7 @@ def _now():
 
 
 def _make_problem(spec):
-    from .problems import make_problem
+    from minnorm.comparison.problems import make_problem
 
     p = spec["problem"]
     return make_problem(p["target"], p["design"], p["n"], noise=p["noise"], seed=p["seed"],
@@ -101,7 +101,7 @@ def _make_problem(spec):
 def _lam(spec, problem):
     """The regression constant of the reference: None (interpolation), a number, or mapped.
 
-    ``"mapped"`` is :func:`~minnorm.training.solver_lam` of the run's recipe: the TV2 constant
+    ``"mapped"`` is :func:`~minnorm.training.loop.solver_lam` of the run's recipe: the TV2 constant
     when both layers train, the weighted-spline constant of the init law (MATH D.2, with the
     run's effective ``hidden_scale``, which ``init_ratio`` changes) when the first layer is
     frozen; the config has then set the reference to that law's limit.
@@ -109,7 +109,7 @@ def _lam(spec, problem):
     lam = spec["reference"]["lam"]
     if lam != "mapped":
         return lam
-    from .training import solver_lam
+    from minnorm.training.loop import solver_lam
 
     m, t = spec["model"], spec["train"]
     frozen = not t.get("train_first_layer", True)
@@ -120,7 +120,7 @@ def _lam(spec, problem):
 
 def _reference(spec, problem, lam):
     """Solve (or fetch from this process's cache) the reference of a run."""
-    from .references import solve_reference
+    from minnorm.comparison.references import solve_reference
 
     r = spec["reference"]
     key = canonical_json({"problem": spec["problem"], "name": r["name"], "params": r["params"], "lam": lam})
@@ -223,7 +223,7 @@ def run_population(specs, *, single_thread=True, on_row=None):
             on_row(row, references)
         return {"rows": rows, "references": references}
     train_wall = time.perf_counter() - t0
-    from .metrics import compare
+    from minnorm.comparison.metrics import compare
 
     for i, (spec, key, lam, (rkey, ref, rec), res) in enumerate(zip(specs, keys, lams, refs, results)):
         t1 = time.perf_counter()
@@ -277,7 +277,7 @@ def _row(spec, key, population, status, error, versions, wall, *, metrics=None, 
 
 
 def _model_kwargs(spec):
-    """Keyword arguments of :class:`~minnorm.network.ShallowReLU` for one run."""
+    """Keyword arguments of :class:`~minnorm.training.network.ShallowReLU` for one run."""
     m = spec["model"]
     kw = {"skip": m["skip"], "output_bias": m["output_bias"], "parametrization": m["parametrization"],
           "init": m["init"], "init_params": m["init_params"] or None, "output_init": m["output_init"],
@@ -299,9 +299,9 @@ def _train_population(specs, problem):
     Each result has ``status`` (``"ok"`` or ``"diverged"``), ``function`` (the exact
     :class:`~solvers.PiecewiseLinear` of the trained net), ``error`` and ``train_metrics``.
     """
-    from .convert import to_function
-    from .network import ShallowReLU
-    from .training import train_population
+    from minnorm.training.convert import to_function
+    from minnorm.training.network import ShallowReLU
+    from minnorm.training.loop import train_population
 
     models = [ShallowReLU(s["model"]["width"], **_model_kwargs(s)) for s in specs]
     t = specs[0]["train"]  # shared by the population (only lr and weight decay vary)
@@ -483,7 +483,7 @@ def rate_groups(df, x="width"):
 
 def compute_rates(df, metric, x="width"):
     """Fitted rates of ``metric`` vs ``x`` for the ``ok`` runs, or None if ``x`` does not vary."""
-    from .rates import fit_rates
+    from minnorm.comparison.rates import fit_rates
 
     ok = df[(df["status"] == "ok")] if "status" in df else df
     if metric not in ok.columns or x not in ok.columns or ok[x].nunique() < 2:
@@ -581,7 +581,8 @@ class _LocalPool:
         self._ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         if self._ctx.get_start_method() == "fork":
             # Imported once here, so that each fork (and each replacement of a dead worker) starts at once.
-            from . import convert, metrics, references, training  # noqa: F401
+            import minnorm.comparison.metrics, minnorm.comparison.references  # noqa: F401
+            import minnorm.training.convert, minnorm.training.loop  # noqa: F401
         self._handle = handle
         self._workers = [self._spawn() for _ in range(n)]
 
@@ -874,7 +875,7 @@ def run_sweep(config, out_dir=None, *, workers=None, scheduler=None, serial=Fals
     if interrupted is not None:
         raise SweepInterrupted(summary)
     if config.output["report"] if report is None else report:
-        from .report import write_figures, write_report
+        from minnorm.comparison.sweeps.report import write_figures, write_report
 
         write_figures(out)
         write_report(out)

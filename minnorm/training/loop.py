@@ -81,8 +81,8 @@ from solvers._validation import (as_real_array, validate_bool, validate_choice, 
                                  validate_real, validate_seed)
 from solvers.errors import InputError
 
-from .network import PARAMETRIZATIONS, ShallowReLU
-from .population import Population, loss_grad_kernel
+from minnorm.training.network import PARAMETRIZATIONS, ShallowReLU
+from minnorm.training.population import Population, loss_grad_kernel
 
 __all__ = [
     "TrainResult",
@@ -102,7 +102,7 @@ __all__ = [
 OPTIMIZERS = ("gd", "sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine", "exponential")
 #: "torch": the reference implementation (any device/dtype/option); "compiled": the numba kernel of
-#: :mod:`minnorm.compiled` (CPU float64, full-batch GD/Adam, no noise); "auto": compiled when supported
+#: :mod:`minnorm.training.compiled` (CPU float64, full-batch GD/Adam, no noise); "auto": compiled when supported
 BACKENDS = ("auto", "torch", "compiled")
 _DEFAULT_FINAL_RATIO = 0.01
 _NAMES = ("a", "w", "b", "c", "d")
@@ -195,8 +195,8 @@ class TrainResult:
         """The limit this run is compared with: :func:`minnorm.solve_reference` of
         :attr:`reference` at :attr:`lam` on the data ``(x, y)``; raises if there is none."""
         if self.reference is None:
-            raise InputError("this training recipe has no solver-layer limit (see minnorm.training.limit_reference)")
-        from .references import solve_reference
+            raise InputError("this training recipe has no solver-layer limit (see minnorm.training.loop.limit_reference)")
+        from minnorm.comparison.references import solve_reference
 
         return solve_reference(self.reference, x, y, lam=self.lam, params=self.reference_params or None)
 
@@ -348,7 +348,7 @@ def limit_reference(model, *, train_first_layer=True, penalize_bias=False, penal
         if missing:
             raise InputError(f"model table lacks {missing}; expected keys {list(_MODEL_KEYS)}")
         skip, bias, param, law = (model[k] for k in _MODEL_KEYS[:4])
-        from solvers.kink_density import LAW_DEFAULTS, kink_density
+        from solvers.spline.kink_density import LAW_DEFAULTS, kink_density
 
         if law not in LAW_DEFAULTS:
             raise InputError(f"unknown init {law!r}; expected one of {', '.join(map(repr, LAW_DEFAULTS))}")
@@ -693,7 +693,7 @@ def _full_stats(P, pop, groups, wd, x_full, ys, balance0):
 
 
 def _loss_only(P, pop, xs):
-    from .population import _predict
+    from minnorm.training.population import _predict
 
     return _predict(P["a"], P["w"], P["b"], P["c"], P["d"], pop.kernel_scale, xs)
 
@@ -752,7 +752,7 @@ def _select_backend(backend, pop, *, optimizer, batch_size, temp, eps):
     if backend == "torch":
         return "torch"
     try:
-        from .compiled import supports
+        from minnorm.training.compiled import supports
     except ImportError as exc:  # numba missing or broken: the torch path still works
         if backend == "compiled":
             raise InputError(f"backend='compiled' needs numba: {exc}") from exc
@@ -837,7 +837,7 @@ def train_population(models, x, y, *, steps, lr, weight_decay=0.0, penalize_bias
                    log_every=log_every, tol=tol, betas=(float(betas[0]), float(betas[1])), eps=eps,
                    lr_schedule=lr_schedule, lr_final_ratio=lr_final_ratio)
     if backend == "compiled":
-        from .compiled import run_compiled
+        from minnorm.training.compiled import run_compiled
 
         raw = run_compiled(pop, xs_sorted, ys_sorted, **options)
     else:
@@ -927,7 +927,7 @@ def train(model, x, y, *, steps, lr, weight_decay=0.0, penalize_bias=False, pena
         r = the factor reached at t = steps: in [0, 1] for cosine, (0, 1] for exponential
         (default 0.01 for both); 1 or omitted for constant.
     backend : {"auto", "torch", "compiled"}
-        ``"compiled"`` runs the step loop in the numba kernel of :mod:`minnorm.compiled` (CPU,
+        ``"compiled"`` runs the step loop in the numba kernel of :mod:`minnorm.training.compiled` (CPU,
         float64, full-batch ``"gd"``/``"adam"``, no Langevin noise; anything else is an error);
         ``"torch"`` the tensor implementation (every option, every device); ``"auto"`` (default)
         the compiled one wherever it applies. Both compute the same iterates up to rounding

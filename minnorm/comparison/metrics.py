@@ -58,8 +58,8 @@ def as_function(obj):
     """The function behind ``obj``: a :class:`~solvers.PiecewiseLinear` when possible.
 
     Accepts a ``PiecewiseLinear``, a :class:`~solvers.Solution` or a
-    :class:`~minnorm.references.Reference` (their ``function``), a torch module (converted
-    exactly by :func:`minnorm.convert.to_function`), or any vectorised callable.
+    :class:`~minnorm.comparison.references.Reference` (their ``function``), a torch module (converted
+    exactly by :func:`minnorm.training.convert.to_function`), or any vectorised callable.
     """
     if isinstance(obj, PiecewiseLinear):
         return obj
@@ -68,7 +68,7 @@ def as_function(obj):
     if hasattr(obj, "function") and hasattr(obj, "lower_bound"):  # a solvers.Solution
         return as_function(obj.function)
     if hasattr(obj, "parameters") and hasattr(obj, "forward"):  # a torch.nn.Module: exact conversion
-        from .convert import to_function
+        from minnorm.training.convert import to_function
 
         return to_function(obj)
     if callable(obj):
@@ -512,9 +512,9 @@ def compare(f_net, reference, problem, *, lam=None, interval=None, merge_tol=1e-
     ----------
     f_net : PiecewiseLinear (or torch module / callable)
         The trained network as a function.
-    reference : minnorm.references.Reference
+    reference : minnorm.comparison.references.Reference
         The limit object, solved on ``problem``'s data.
-    problem : minnorm.problems.Problem
+    problem : minnorm.comparison.problems.Problem
     lam : float, optional
         Function-space regularisation constant of weight-decay training (objective
         Σ(f(x_i)-y_i)² + lam·R(f)); defaults to ``reference.lam``. Enables the objective gap.
@@ -542,7 +542,7 @@ def compare(f_net, reference, problem, *, lam=None, interval=None, merge_tol=1e-
                              (problem, "problem", ("x", "y", "eval_interval"))):
         missing = [at for at in attrs if not hasattr(obj, at)]
         if missing:
-            kind = "minnorm.references.Reference" if name == "reference" else "minnorm.problems.Problem"
+            kind = "minnorm.comparison.references.Reference" if name == "reference" else "minnorm.comparison.problems.Problem"
             raise InputError(f"{name} must be a {kind}; got {type(obj).__name__} (no {', '.join(missing)})")
     if lam is not None:
         lam = validate_lam(lam)

@@ -20,7 +20,7 @@ Data whose secant slopes under/overflow (e.g. x spaced 1e-310) are solved exactl
 power-of-two rescaled copies; an answer outside the float64 range raises :class:`InputError`.
 
 The bias-penalised variants and every ``method="cvxpy"`` request are dispatched to
-:mod:`solvers.tv2_conic`.
+:mod:`solvers.tv2.socp`.
 
 Floating point: a slope change below the rounding level of the data (see
 :func:`_curvature_signs`) is treated as exactly zero curvature. Such points break runs of
@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.linalg import solveh_banded
 
-from . import _cvx
-from ._validation import validate_bool, validate_choice, validate_data, validate_lam
-from .errors import InputError
-from .piecewise import VARIANTS, PiecewiseLinear, tv2_cost
-from .solution import Solution
+from solvers import _cvx
+from solvers._validation import validate_bool, validate_choice, validate_data, validate_lam
+from solvers.errors import InputError
+from solvers.piecewise import VARIANTS, PiecewiseLinear, tv2_cost
+from solvers.solution import Solution
 
 __all__ = ["Envelope", "tv2_envelope", "tv2_interpolant", "tv2_regression"]
 
@@ -408,7 +408,7 @@ def tv2_interpolant(x, y, *, variant="skip", select="linear", method="exact", so
         (MATH B.2; e.g. MATH G4 has one knot). V3/V4 solutions are unique: ``select`` does not apply.
     method : {"exact", "cvxpy"}
         ``"exact"``: closed form, O(n) (V1, V2) or the exact SOCP (V3, V4, in
-        :mod:`solvers.tv2_conic`). ``"cvxpy"``: independent knot-grid program (cross-check).
+        :mod:`solvers.tv2.socp`). ``"cvxpy"``: independent knot-grid program (cross-check).
     solver : str, optional
         cvxpy solver for the conic paths (CLARABEL by default); unused by the closed forms.
     allow_inaccurate : bool
@@ -446,15 +446,15 @@ def tv2_interpolant(x, y, *, variant="skip", select="linear", method="exact", so
         )
     data = validate_data(x, y, min_points=2, duplicates="merge-identical")
     if method == "cvxpy":
-        from . import tv2_conic
+        from solvers.tv2 import socp as tv2_conic
 
         return tv2_conic.grid_interpolant(data, variant, solver=solver, allow_inaccurate=allow_inaccurate)
     if variant == "bias":
-        from . import tv2_conic
+        from solvers.tv2 import socp as tv2_conic
 
         return tv2_conic.bias_interpolant(data, solver=solver, allow_inaccurate=allow_inaccurate)
     if variant == "bias-no-skip":
-        from . import tv2_conic
+        from solvers.tv2 import socp as tv2_conic
 
         return tv2_conic.bias_no_skip_interpolant(data, solver=solver, allow_inaccurate=allow_inaccurate)
     return _exact_interpolant(data.x, data.y, variant, select)
@@ -1025,8 +1025,8 @@ def tv2_regression(x, y, lam, *, variant="skip", method="exact", select="linear"
         :math:`\min_z\sum w_i(z_i-y_i)^2+\mathrm{lam}\sum|s_i(z)-s_{i-1}(z)|` (knots at the
         data suffice, MATH B.1) with banded solves, falling back to the cvxpy data-knot QP
         if it does not converge (recorded in ``solver``); V2 by the data-knot conic program of
-        MATH B.2; V3/V4 by the exact SOCPs of :mod:`solvers.tv2_conic`. ``"cvxpy"``: knot-grid
-        programs of :mod:`solvers.tv2_conic`.
+        MATH B.2; V3/V4 by the exact SOCPs of :mod:`solvers.tv2.socp`. ``"cvxpy"``: knot-grid
+        programs of :mod:`solvers.tv2.socp`.
     select : {"linear", "sparsest"}
         V1/V2: which interpolant of the (unique) fitted values to return.
     solver : str, optional
@@ -1054,7 +1054,7 @@ def tv2_regression(x, y, lam, *, variant="skip", method="exact", select="linear"
         raise InputError(f"select={select!r} applies to method='exact' only")
     data = validate_data(x, y, min_points=2, duplicates="average")
     if method == "cvxpy" or variant not in _EXACT_VARIANTS:
-        from . import tv2_conic
+        from solvers.tv2 import socp as tv2_conic
 
         kw = {"solver": solver, "allow_inaccurate": allow_inaccurate}
         if method == "cvxpy":
@@ -1071,7 +1071,7 @@ def tv2_regression(x, y, lam, *, variant="skip", method="exact", select="linear"
 def _rescaled_regression(data, lam, variant, select, solver, allow_inaccurate, a, b):
     r"""The regression on :math:`x2^a`, :math:`y2^b` (:func:`_rescale_exponents`) with
     :math:`\lambda 2^{a+b}`, whose objective is exactly :math:`2^{2b}` times the original one."""
-    from ._validation import Data
+    from solvers._validation import Data
 
     with np.errstate(over="ignore", under="ignore"):
         lam_s = float(np.ldexp(lam, a + b))
@@ -1106,7 +1106,7 @@ def _exact_regression(data, lam, variant, select, solver, allow_inaccurate):
     if variant == "skip":
         return _v1_regression(data, lam, select, solver, allow_inaccurate, cert, lam_max)
     z, label, status = _v1_data_knot_cvxpy(data, lam, solver, allow_inaccurate, variant="no-skip")
-    from .tv2_conic import polish_data_knot_regression
+    from solvers.tv2.socp import polish_data_knot_regression
 
     zp, polish = polish_data_knot_regression(x, y, w, lam, z, "no-skip")
     if polish.get("face") is not None:

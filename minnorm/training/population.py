@@ -38,7 +38,7 @@ from solvers._validation import validate_int
 from solvers.errors import InputError
 from solvers.piecewise import PiecewiseLinear
 
-from .network import ShallowReLU
+from minnorm.training.network import ShallowReLU
 
 __all__ = ["Population"]
 

@@ -37,7 +37,7 @@ import numpy as np
 
 import solvers
 from solvers import InputError, PiecewiseLinear, VARIANTS
-from solvers.kink_density import LAW_DEFAULTS
+from solvers.spline.kink_density import LAW_DEFAULTS
 
 __all__ = ["REFERENCES", "LAW_DEFAULTS", "Reference", "solve_reference"]
 

@@ -1,7 +1,7 @@
 r"""Compiled CPU backend of the population trainer: the whole step loop in one numba kernel.
 
-It runs the SAME algorithm as the torch path (:func:`minnorm.population.loss_grad_kernel` and
-``minnorm.training._run``), network by network, with the loop over steps inside compiled code:
+It runs the SAME algorithm as the torch path (:func:`minnorm.training.population.loss_grad_kernel` and
+``minnorm.training.loop._run``), network by network, with the loop over steps inside compiled code:
 
 - each unit is active on a contiguous range of the sorted data, ``[e, B)`` for ``w > 0`` and
   ``[0, e)`` otherwise; ``e`` is warm-started from the previous step and walked until the sign
@@ -10,7 +10,7 @@ It runs the SAME algorithm as the torch path (:func:`minnorm.population.loss_gra
 - the forward pass :math:`f(x_n) = x_n (A_n + c) + B_n + d` comes from difference arrays of
   :math:`\kappa a w` and :math:`\kappa a b` at ``e`` (summed in unit order, then cumulated, as
   ``bincount`` + ``cumsum`` do), the gradient from prefix sums of :math:`g = 2(f-y)/B` and
-  :math:`g x` (:mod:`minnorm.population` states the formulas);
+  :math:`g x` (:mod:`minnorm.training.population` states the formulas);
 - the penalty gradient :math:`\lambda_{wd}\theta_{pen}`, the GD step :math:`\theta-\eta_t\nabla\mathcal L`
   and torch's Adam formula are applied with the torch path's operation order, so the iterates
   agree with it to rounding (the tests ask for 1e-12 relative).
@@ -346,7 +346,7 @@ def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penaliz
                  train_first_layer, log_every, tol, betas, eps, lr_schedule, lr_final_ratio):
     """``training._run`` on the compiled backend: the same list of ``(history, stop_reason, steps_done,
     diverged_record)`` per network. Updates ``pop``'s packed parameters and writes them back."""
-    from .training import _HISTORY_KEYS, TrainingDiverged, _lr_factor
+    from minnorm.training.loop import _HISTORY_KEYS, TrainingDiverged, _lr_factor
 
     K, M = pop.K, pop.M
     np_ = {nm: t.detach().numpy() for nm, t in pop.params().items()}  # views: updated in place

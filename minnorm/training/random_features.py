@@ -16,7 +16,7 @@ As the width m grows this ridge solution tends to the init law's weighted spline
 ``weighted_spline(x, y, lam=ridge_lam(wd, n) / (kappa**2 * m * s**2), weight=kink_density(law))``
 with s = ``model.hidden_scale`` and kappa the output factor, i.e. ``solver_lam(wd, n, m,
 parametrization, train_first_layer=False, hidden_scale=s)``; a model without a free affine
-part has the kernel limit with the boundary term instead (:func:`minnorm.training.limit_reference`).
+part has the kernel limit with the boundary term instead (:func:`minnorm.training.loop.limit_reference`).
 """
 
 import copy
@@ -29,7 +29,7 @@ from solvers.errors import InputError
 
 from solvers._validation import validate_positive
 
-from .network import ShallowReLU
+from minnorm.training.network import ShallowReLU
 
 __all__ = ["random_features_ridge", "ridge_lam"]
 

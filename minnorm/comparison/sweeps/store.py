@@ -2,7 +2,7 @@
 
 Design
 ------
-- The primary key is the run's :attr:`~minnorm.config.RunSpec.key`, so re-running a sweep
+- The primary key is the run's :attr:`~minnorm.comparison.sweeps.config.RunSpec.key`, so re-running a sweep
   skips what is done and never duplicates a row.
 - Each run is written as soon as it is measured, in its own transaction (``BEGIN IMMEDIATE``
   ... ``COMMIT``) in WAL mode, so a ``kill -9`` loses only the runs not yet written: a

@@ -1,6 +1,6 @@
 r"""Weighted cubic splines: the kernel / random-feature limit of wide shallow ReLU networks.
 
-MATH D.2–D.3. For a kink density :math:`g` (see :mod:`solvers.kink_density`):
+MATH D.2–D.3. For a kink density :math:`g` (see :mod:`solvers.spline.kink_density`):
 
 .. math::
 
@@ -28,11 +28,11 @@ import numpy as np
 from scipy.interpolate import PPoly
 from scipy.linalg import LinAlgError, cholesky_banded, solve, solve_banded, solveh_banded
 
-from . import _cvx
-from ._validation import validate_bool, validate_choice, validate_data, validate_int, validate_lam
-from .errors import InputError, SolverError
-from .kink_density import KinkDensity
-from .solution import Solution
+from solvers import _cvx
+from solvers._validation import validate_bool, validate_choice, validate_data, validate_int, validate_lam
+from solvers.errors import InputError, SolverError
+from solvers.spline.kink_density import KinkDensity
+from solvers.solution import Solution
 
 __all__ = ["WeightedSplineFunction", "KernelExpansion", "GalerkinSplineFunction", "weighted_spline"]
 
@@ -528,7 +528,7 @@ def _exact_kernel(data, density, lam, output_bias):
     n = x.size
     if n > KERNEL_MAX_N:
         raise InputError(f"skip=False uses a dense O(n^3) kernel system; n = {n} exceeds the limit "
-                         f"{KERNEL_MAX_N} (solvers.weighted_spline.KERNEL_MAX_N)")
+                         f"{KERNEL_MAX_N} (solvers.spline.core.KERNEL_MAX_N)")
     K = density.kernel(x[:, None], x[None, :])
     Kl = K + np.diag(lam / w) if lam > 0 else K
     label = "scipy.linalg.solve (symmetric)"

@@ -36,11 +36,11 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from . import _cvx
-from ._validation import validate_bool
-from .errors import InputError, SolverError
-from .piecewise import VARIANTS, PiecewiseLinear, tv2_cost
-from .solution import Solution
+from solvers import _cvx
+from solvers._validation import validate_bool
+from solvers.errors import InputError, SolverError
+from solvers.piecewise import VARIANTS, PiecewiseLinear, tv2_cost
+from solvers.solution import Solution
 
 __all__ = [
     "bias_interpolant",
@@ -1484,7 +1484,7 @@ def _grid_program(data, lam, variant, solver, allow_inaccurate, grid, solver_opt
         # answer is replaced by the exact minimiser of its face when that is better
         zp, polish = polish_data_knot_regression(x, y_orig, w, lam * c_scale, f(x), variant)
         if polish["face"] is not None:
-            from .tv2 import _fit_function
+            from solvers.tv2.core import _fit_function
 
             fp = _fit_function(x, zp, "linear", variant)
             if _data_knot_objective(x, y_orig, w, lam * c_scale, fp(x), variant) < polish["objective_before"]:

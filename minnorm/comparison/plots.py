@@ -62,11 +62,11 @@ def plot_fit(problem, f_net, reference=None, *, envelope=None, path=None, interv
 
     Parameters
     ----------
-    problem : minnorm.problems.Problem or None
+    problem : minnorm.comparison.problems.Problem or None
         Gives the data points, the target and the default interval (``None``: no data drawn,
         ``interval`` required).
     f_net : callable or list of callables (PiecewiseLinear networks)
-    reference : minnorm.references.Reference or callable, optional
+    reference : minnorm.comparison.references.Reference or callable, optional
     envelope : object with ``lower``/``upper``, optional
         Shaded band of the whole solution set; defaults to ``reference.envelope`` (present when
         the minimisers are not unique).
@@ -132,7 +132,7 @@ def plot_convergence(df, x="width", y="linf", *, hue=None, rate=None, path=None,
     r"""Log--log error vs width / n / λ, one colour per ``hue`` value, with the fitted rate.
 
     Each run is a faint point; the per-x median is a marker; the fitted line
-    :math:`C x^{-\alpha}` (:func:`minnorm.rates.fit_rate`, bootstrap over ``seed_col``) is
+    :math:`C x^{-\alpha}` (:func:`minnorm.comparison.rates.fit_rate`, bootstrap over ``seed_col``) is
     drawn over the data range with :math:`\alpha` and its interval in the legend.
 
     Parameters
@@ -146,7 +146,7 @@ def plot_convergence(df, x="width", y="linf", *, hue=None, rate=None, path=None,
         ``None`` fits each curve; ``False`` draws no fitted line; a :class:`RateFit` (no hue)
         or a dict ``{hue value: RateFit}`` draws the given fits.
     """
-    from .rates import RateFit, fit_rate
+    from minnorm.comparison.rates import RateFit, fit_rate
 
     for col in [x, y] + ([hue] if hue else []):
         if col not in df.columns:

@@ -11,7 +11,7 @@ from solvers._validation import validate_bool
 from solvers.errors import InputError
 from solvers.piecewise import PiecewiseLinear
 
-from .network import ShallowReLU
+from minnorm.training.network import ShallowReLU
 
 __all__ = ["to_function", "rebalance", "parameter_cost"]
 
@@ -42,7 +42,7 @@ def to_function(model, k=None):
     k : int, optional
         Network index when ``model`` is a :class:`~minnorm.Population`.
     """
-    from .population import Population
+    from minnorm.training.population import Population
 
     if isinstance(model, Population):
         if k is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import STORE_NAME, load_references, load_results, load_sweeps
+from minnorm.comparison.sweeps.store import STORE_NAME, load_references, load_results, load_sweeps
 
 __all__ = ["write_figures", "write_report", "SECONDARY_METRICS"]
 
@@ -89,7 +89,7 @@ def write_figures(out_dir, *, n_fits=4):
     list of Path
         The PNG files written (each also as PDF).
     """
-    from . import plots  # figures are drawn on Agg canvases: no pyplot state, works headless
+    from minnorm.comparison import plots  # figures are drawn on Agg canvases: no pyplot state, works headless
 
     out = Path(out_dir)
     figdir = out / FIGURES
@@ -137,8 +137,8 @@ class _StoredReference:
 
 def _fit_figures(ok, out, figdir, n_fits):
     """Network vs reference vs data for the narrowest and widest nets of the first seed per setting."""
-    from . import plots
-    from .sweep import _make_problem
+    from minnorm.comparison import plots
+    from minnorm.comparison.sweeps.run import _make_problem
 
     refs = load_references(out / STORE_NAME)
     seed0 = ok[ok["seed"] == ok["seed"].min()]
@@ -208,7 +208,7 @@ def write_report(out_dir, *, figures=True):
     its 95 % bootstrap interval) of each metric vs width / n / weight decay, a per-setting table
     of metrics (median over seeds), the figures, and the reference solutions' certificates.
     """
-    from .sweep import compute_rates
+    from minnorm.comparison.sweeps.run import compute_rates
 
     out = Path(out_dir)
     df = load_results(out / STORE_NAME)
@@ -233,7 +233,7 @@ def write_report(out_dir, *, figures=True):
         L += [f"Median wall time per run: {df['wall_time'].median():.3g} s "
               f"(total {df['wall_time'].sum():.1f} s of worker time).", ""]
     L += ["Main metric: `" + main + "`. Metrics are measured on the comparison interval (see "
-          "`minnorm.metrics.compare`); the reference is `" + str((cfg.get("reference") or {}).get("name")) + "`"
+          "`minnorm.comparison.metrics.compare`); the reference is `" + str((cfg.get("reference") or {}).get("name")) + "`"
           + (f" with lam = {cfg['reference'].get('lam')}" if (cfg.get("reference") or {}).get("lam") is not None
              else " (interpolation)") + ".", ""]
 
@@ -241,7 +241,7 @@ def write_report(out_dir, *, figures=True):
     L += ["## Rates", "",
           "Least-squares fit of log(error) = log C + slope·log(x) over the successful runs; the interval is a "
           "95 % bootstrap over seeds. A negative slope means the error decreases (slope = −exponent of "
-          "`minnorm.rates.fit_rates`).", ""]
+          "`minnorm.comparison.rates.fit_rates`).", ""]
     any_rate = False
     import pandas as pd
 
