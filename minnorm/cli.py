@@ -273,7 +273,7 @@ def _cmd_solve(args):
     sol = solve_data(x, y, args.variant, lam=args.lam, select=args.select, law=args.law,
                      law_params=_law_params(args.law_param))
     lines = [
-        f"problem:      {sol.problem} ({sol.variant}{', lam=%g' % sol.lam if sol.lam else ''})",
+        f"problem:      {sol.problem} ({sol.family} {sol.variant}{', lam=%g' % sol.lam if sol.lam else ''})",
         f"data:         {np.size(sol.x)} points from {args.data}",
         f"status:       {sol.status}",
         f"solver:       {sol.solver} ({sol.method})",

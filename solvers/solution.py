@@ -9,7 +9,7 @@ import numpy as np
 from solvers._validation import validate_bool
 from solvers.errors import InputError, SolverError
 
-__all__ = ["ACCURACY_CLASSES", "OPTIMAL_RTOL", "ROUNDING_RTOL", "Solution", "problem_scale"]
+__all__ = ["ACCURACY_CLASSES", "FAMILIES", "PROBLEMS", "OPTIMAL_RTOL", "ROUNDING_RTOL", "Solution", "problem_scale"]
 
 #: Largest relative gap ``(value - lower_bound) / |value|`` for status ``"optimal"``, by accuracy class.
 #: Measured on random data (n = 3..1e5, y offsets up to 1e6; the largest gap seen in brackets):
@@ -30,6 +30,9 @@ __all__ = ["ACCURACY_CLASSES", "OPTIMAL_RTOL", "ROUNDING_RTOL", "Solution", "pro
 #:   defaults on moderate data and refuses answers that far from the optimum.
 OPTIMAL_RTOL = {"exact": 1e-9, "conic": 1e-6, "grid": 2e-2}
 ACCURACY_CLASSES = tuple(OPTIMAL_RTOL)
+#: ``Solution.family``: which penalty; ``Solution.problem``: fit the data exactly or by least squares.
+FAMILIES = ("tv2", "spline")
+PROBLEMS = ("interpolation", "regression")
 #: Absolute slack for rounding: ``ROUNDING_RTOL * problem_scale``, where the problem scale is the
 #: sum of the magnitudes of the terms that value and bound are computed from (:func:`problem_scale`),
 #: so the slack is a worst-case rounding bound of ~45 ulp per term. It lets ``lower_bound`` exceed
@@ -58,22 +61,22 @@ def _interpolation_scale(x, y, variant=None):
     return scale
 
 
-def problem_scale(problem, x, y, *, value, lam=None, fitted=None, variant=None):
+def problem_scale(problem, x, y, *, value, lam=None, fitted=None, variant=None, family="tv2"):
     r"""Magnitude of the terms that value and lower bound are summed from (for the rounding slack).
 
-    * ``"interpolation"`` (TV2): :func:`_interpolation_scale` of the data.
+    * ``"interpolation"`` (TV2 family): :func:`_interpolation_scale` of the data.
     * ``"regression"``: :math:`|v| + \sqrt{|v|\sum_i y_i^2}` (the cross terms :math:`2r_iy_i` of the
       sum of squares and of the Fenchel bound) + ``lam`` times the interpolation scale of the fitted values.
-    * ``"spline-*"`` without an explicit scale from the solver: :math:`|v|` (+ the cross terms for smoothing).
+    * the spline family without an explicit scale from the solver: :math:`|v|` (+ the cross terms for smoothing).
     """
     v = abs(float(value)) if np.isfinite(value) else 0.0
-    if problem == "interpolation":
+    if problem == "interpolation" and family == "tv2":
         return _interpolation_scale(x, y, variant)
     sq = float(np.sum(np.asarray(y, dtype=np.float64) ** 2))
     scale = v + float(np.sqrt(v * sq))
     if problem == "regression" and lam and fitted is not None:
         scale += float(lam) * _interpolation_scale(x, fitted, variant)
-    if problem == "spline-interpolation":
+    if problem == "interpolation" and family == "spline":
         scale = v
     return scale
 
@@ -121,17 +124,34 @@ class Solution:
     solver : str
         Name and version of the numerical solver, or ``"closed-form"``.
     variant : str
-        Cost variant (``"skip"``, ``"no-skip"``, ``"bias"``, ``"bias-no-skip"``) or spline kind.
+        TV2 family: the cost variant (``"skip"``, ``"no-skip"``, ``"bias"``, ``"bias-no-skip"``; MATH A.2).
+        Spline family: ``"skip"`` (free affine part, min ∫f''²/g), ``"no-skip"`` (kernel limit with
+        the boundary term, free output bias) or ``"no-skip-no-output-bias"`` (MATH D.2).
     problem : str
-        ``"interpolation"``, ``"regression"``, ``"spline-interpolation"`` or ``"spline-smoothing"``.
+        ``"interpolation"`` (f(x_i) = y_i, objective the penalty) or ``"regression"`` (objective
+        :math:`\sum_i (f(x_i)-y_i)^2 + \mathrm{lam}\,\text{penalty}`; for splines the smoothing spline).
     x, y : ndarray
         The validated (sorted, merged) data the problem was solved on.
-    lam : float or None
-        Regularisation constant of regressions (objective ``sum (f(x_i)-y_i)^2 + lam * R(f)``).
+    lam : float
+        Regularisation constant of regressions (objective ``sum (f(x_i)-y_i)^2 + lam * R(f)``);
+        0.0 for interpolation.
     fitted : ndarray or None
         ``f(x)`` at the data.
     certificate : dict
-        Method-specific evidence (dual variables, KKT residuals, solver statistics).
+        The evidence behind ``lower_bound``. Keys shared by every solver (one name each):
+
+        ``bound_kind``
+            How ``lower_bound`` was obtained (closed form, weak duality of which dual, ...).
+        ``interpolation_residual``
+            ``max_i |f(x_i) - y_i|`` of the returned function (interpolation problems).
+        ``n_knots``
+            Knots of a piecewise-linear ``function``, where the solver reports it.
+        ``solver_status``, ``solve_seconds``
+            The conic solver's raw status and time (cvxpy paths).
+        ``status_reason``
+            Why the status is ``"inaccurate"`` (only then).
+
+        Other keys are method-specific (dual variables, KKT residuals, polish records).
     select : str or None
         Which minimiser was returned where the solution set is not a point.
     accuracy : str
@@ -141,6 +161,8 @@ class Solution:
     rounding_scale : float
         Magnitude of the terms value and bound are computed from; the rounding slack is
         ``ROUNDING_RTOL`` times it. Computed from the data by :func:`problem_scale` when not given.
+    family : {"tv2", "spline"}
+        The penalty: the TV2 cost of MATH A.2, or the weighted spline's :math:`\int f''^2/g` (MATH D).
     allow_inaccurate : bool (init only)
         Return status ``"inaccurate"`` instead of raising when the certificate fails the rule.
     """
@@ -155,12 +177,13 @@ class Solution:
     problem: str
     x: np.ndarray
     y: np.ndarray
-    lam: float = None
+    lam: float = 0.0
     fitted: np.ndarray = None
     certificate: dict = field(default_factory=dict)
     select: str = None
     accuracy: str = None
     rounding_scale: float = None
+    family: str = "tv2"
     allow_inaccurate: InitVar[bool] = False
 
     def __post_init__(self, allow_inaccurate):
@@ -175,11 +198,16 @@ class Solution:
                 self.accuracy = "conic"
         if self.accuracy not in OPTIMAL_RTOL:
             raise InputError(f"accuracy must be one of {', '.join(map(repr, ACCURACY_CLASSES))}; got {self.accuracy!r}")
+        if self.family not in FAMILIES:
+            raise InputError(f"family must be one of {', '.join(map(repr, FAMILIES))}; got {self.family!r}")
+        if self.problem not in PROBLEMS:
+            raise InputError(f"problem must be one of {', '.join(map(repr, PROBLEMS))}; got {self.problem!r}")
+        self.lam = 0.0 if self.lam is None else float(self.lam)
         self.value = float(self.value)
         self.lower_bound = float(self.lower_bound)
         if self.rounding_scale is None:
             self.rounding_scale = problem_scale(self.problem, self.x, self.y, value=self.value, lam=self.lam,
-                                                fitted=self.fitted, variant=self.variant)
+                                                fitted=self.fitted, variant=self.variant, family=self.family)
         self.rounding_scale = float(self.rounding_scale)
         self._certify(allow)
 
@@ -285,6 +313,7 @@ class Solution:
         """Plain-Python export (JSON serialisable)."""
         fn = self.function.to_dict() if hasattr(self.function, "to_dict") else {"type": type(self.function).__name__}
         return {
+            "family": self.family,
             "problem": self.problem,
             "variant": self.variant,
             "select": self.select,
@@ -296,7 +325,7 @@ class Solution:
             "gap": self.gap,
             "accuracy": self.accuracy,
             "rounding_scale": float(self.rounding_scale),
-            "lam": None if self.lam is None else float(self.lam),
+            "lam": float(self.lam),
             "x": np.asarray(self.x).tolist(),
             "y": np.asarray(self.y).tolist(),
             "fitted": None if self.fitted is None else np.asarray(self.fitted).tolist(),
@@ -306,7 +335,7 @@ class Solution:
 
     def __repr__(self):
         return (
-            f"Solution(problem={self.problem!r}, variant={self.variant!r}, value={self.value:.10g}, "
+            f"Solution(family={self.family!r}, problem={self.problem!r}, variant={self.variant!r}, value={self.value:.10g}, "
             f"gap={self.gap:.2e}, status={self.status!r}, method={self.method!r}, solver={self.solver!r})"
         )
 
@@ -322,8 +351,3 @@ def _jsonable(obj):
         return obj.item()
     return obj
 
-
-def require_method(method, allowed):
-    if method not in allowed:
-        raise InputError(f"unknown method {method!r}; expected one of {', '.join(map(repr, allowed))}")
-    return method

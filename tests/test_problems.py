@@ -129,7 +129,7 @@ def test_bad_problem_inputs_name_the_key(kwargs, key):
 def test_tv2_references_and_envelopes():
     x, y = [0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 1.0, 0.0]  # MATH G2
     ref = solve_reference("tv2:skip", x, y)
-    assert ref.variant == "skip" and ref.is_piecewise_linear and ref.kind == "tv2" and ref.lam is None
+    assert ref.variant == "skip" and ref.is_piecewise_linear and ref.kind == "tv2" and ref.lam == 0.0
     assert ref.value == pytest.approx(2.0, abs=1e-14)
     assert ref.envelope.lower(1.5) == pytest.approx(1.0) and ref.envelope.upper(1.5) == pytest.approx(1.5)
     sp = solve_reference("tv2:skip:sparsest", x, y)
@@ -138,7 +138,7 @@ def test_tv2_references_and_envelopes():
     assert solve_reference("tv2:no-skip", x, y).envelope is not None
     reg = solve_reference("tv2:skip", x, y, params={"lam": 0.1})
     assert reg.lam == 0.1 and reg.solution.problem == "regression"
-    assert solve_reference("tv2:skip", x, y, lam=0.0).lam is None  # lam = 0 is interpolation
+    assert solve_reference("tv2:skip", x, y, lam=0.0).lam == 0.0  # lam = 0 is interpolation
     sreg = solve_reference("tv2:skip:sparsest", x, y, lam=0.1)
     assert sreg.solution.knots.size == 1
     np.testing.assert_allclose(sreg.solution(sreg.solution.x), reg.solution.fitted, atol=1e-12)
@@ -245,4 +245,4 @@ def test_spline_references_math_g9():
     assert uni.params == {"A": 1.0, "B": 1.0}
     assert l2_distance(uni.solution, cs, (-1.5, 1.6)) > 1e-3
     sm = solve_reference("spline:natural", G9X, G9Y, lam=0.1)
-    assert sm.lam == 0.1 and sm.solution.problem == "spline-smoothing"
+    assert sm.lam == 0.1 and sm.solution.family == "spline" and sm.solution.problem == "regression"

@@ -190,7 +190,7 @@ def test_smoothing_equals_make_smoothing_spline(lam):
     curvature = sum(integrate.quad(lambda t: d2(t) ** 2, a, b, epsabs=0, epsrel=1e-13)[0] for a, b in zip(x[:-1], x[1:]))
     expected = np.sum((m(x) - y) ** 2) + lam * curvature  # scipy's objective, not the library's J
     assert s.value == pytest.approx(expected, rel=1e-9)
-    assert s.problem == "spline-smoothing" and s.lam == lam
+    assert s.family == "spline" and s.problem == "regression" and s.lam == lam
     s.check(rtol=1e-10)
 
 

@@ -589,7 +589,7 @@ def compare(f_net, reference, problem, *, lam=None, interval=None, merge_tol=1e-
     out["net_objective"] = out["ref_objective"] = out["objective_gap"] = out["rel_objective_gap"] = _NAN
     if lam is not None and float(lam) > 0 and pl and variant:
         lam = float(lam)
-        reuse = (reference.lam is not None and float(reference.lam) == lam and reference.variant == variant
+        reuse = (float(reference.lam) == lam and reference.variant == variant
                  and _is_pl(ref_fn))
         pair = _safe(lambda: _objective_pair(ff, x, y, lam, variant, reference.solution if reuse else None),
                      "objective_gap")

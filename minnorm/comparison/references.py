@@ -82,8 +82,8 @@ class Reference:
         The TV2 cost variant (``"skip"``, ...) for ``tv2:*`` references, else ``None``.
     is_piecewise_linear : bool
         Whether ``solution.function`` is a :class:`~solvers.PiecewiseLinear` (exact distances).
-    lam : float or None
-        Regularisation constant (``None`` for interpolation).
+    lam : float
+        Regularisation constant (0.0 for interpolation).
     kind : str
         ``"tv2"``, ``"spline"`` or ``"krr"``.
     params : dict
@@ -95,7 +95,7 @@ class Reference:
     envelope: Any = None
     variant: str | None = None
     is_piecewise_linear: bool = False
-    lam: float | None = None
+    lam: float = 0.0
     kind: str = ""
     params: dict = field(default_factory=dict)
 
@@ -209,8 +209,8 @@ def solve_reference(name, x, y, *, lam=None, params=None) -> Reference:
                             dtype=np.float64)
             envelope = solvers.tv2_envelope(xe, ye, variant=variant)
         return Reference(name=name, solution=sol, envelope=envelope, variant=variant,
-                         is_piecewise_linear=isinstance(sol.function, PiecewiseLinear), lam=lam, kind=kind,
-                         params=dict(opts, select=select))
+                         is_piecewise_linear=isinstance(sol.function, PiecewiseLinear), lam=lam or 0.0,
+                         kind=kind, params=dict(opts, select=select))
 
     if kind == "spline" and what == "natural":
         unknown = set(params) - _SOLVER_KEYS
@@ -228,5 +228,5 @@ def solve_reference(name, x, y, *, lam=None, params=None) -> Reference:
     sol = solvers.weighted_spline(x, y, weight=weight, lam=0.0 if lam is None else lam,
                                   skip=(kind == "spline"), **opts)
     return Reference(name=name, solution=sol, envelope=None, variant=None,
-                     is_piecewise_linear=isinstance(sol.function, PiecewiseLinear), lam=lam, kind=kind,
-                     params=dict(used, **opts))
+                     is_piecewise_linear=isinstance(sol.function, PiecewiseLinear), lam=lam or 0.0,
+                     kind=kind, params=dict(used, **opts))

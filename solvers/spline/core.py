@@ -798,7 +798,7 @@ def weighted_spline(x, y, *, weight=None, lam=0.0, skip=True, method="exact", so
     data = validate_data(x, y, min_points=2, duplicates="merge-identical" if lam == 0.0 else "average")
     density = _resolve_weight(weight, support, breakpoints)
     _check_hull(density, data.x)
-    problem = "spline-interpolation" if lam == 0.0 else "spline-smoothing"
+    problem = "interpolation" if lam == 0.0 else "regression"
     status = "optimal"
     if not skip:
         if density is None or density.law == "custom":
@@ -808,7 +808,7 @@ def weighted_spline(x, y, *, weight=None, lam=0.0, skip=True, method="exact", so
             raise InputError("method='cvxpy' is available for skip=True only; skip=False is solved exactly "
                              "by the kernel system")
         fn, value, lower, fitted, cert, label = _exact_kernel(data, density, lam, output_bias)
-        variant = "no-skip" + ("" if output_bias else "-no-bias")
+        variant = "no-skip" if output_bias else "no-skip-no-output-bias"
     elif method == "exact":
         fn, value, lower, fitted, cert = _exact_skip(data, density, lam)
         label = f"closed-form banded ({cert['banded_solver']})"
@@ -820,6 +820,6 @@ def weighted_spline(x, y, *, weight=None, lam=0.0, skip=True, method="exact", so
     cert["weight"] = "g=1" if density is None else repr(density)
     return Solution(function=fn, value=float(value), lower_bound=float(lower), status=status, method=method,
                     solver=label, variant=variant, problem=problem, x=data.x, y=data.y,
-                    lam=lam if lam > 0 else None, fitted=fitted, certificate=cert,
+                    lam=lam, fitted=fitted, certificate=cert, family="spline",
                     accuracy=cert.get("accuracy", "exact"), rounding_scale=cert.get("rounding_scale"),
                     allow_inaccurate=allow_inaccurate)

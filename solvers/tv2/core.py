@@ -369,7 +369,7 @@ def _v1_certificate(x, y, h, s, d, eta):
     sum_lam = float(np.sum(lam))
     sum_lam_x = float(np.dot(lam, xc))
     cert = {
-        "kind": "dual piecewise-linear function p (MATH B.1)",
+        "bound_kind": "dual piecewise-linear function p (MATH B.1)",
         "eta": eta,
         "lambda": lam,
         "dual_objective": bound,
@@ -494,7 +494,7 @@ def _exact_interpolant_core(x, y, variant, select):
         cert["boundary_sum_slopes"] = S
         bound = max(bound, 0.5 * (bound + abs(S)))
         cert["boundary_tau"] = tau
-        cert["kind"] = "closed-form V2 bound max(L, (L+|s_1+s_{n-1}|)/2) from the V1 dual certificate L"
+        cert["bound_kind"] = "closed-form V2 bound max(L, (L+|s_1+s_{n-1}|)/2) from the V1 dual certificate L"
     else:
         f, idx = _v1_function(x, y, h, s, d, eta, select, with_index=True)
     fitted = _eval_at_data(f, x, y) if idx is None else _fitted_from_index(f, x, y, idx)
@@ -1113,7 +1113,7 @@ def _exact_regression(data, lam, variant, select, solver, allow_inaccurate):
         z, label = zp, f"{label} + exact polish on its active set"
     cert["polish"] = polish
     f = _best_v2_function(data, lam, z, select)
-    cert["kind"] = "data-knot conic program (MATH B.2) + dual-feasible point from stationarity"
+    cert["bound_kind"] = "data-knot conic program (MATH B.2) + dual-feasible point from stationarity"
     return _regression_solution(data, lam, variant, f, z, "exact", label, status, cert, select,
                                 allow_inaccurate=allow_inaccurate)
 
@@ -1169,12 +1169,12 @@ def _v1_regression(data, lam, select, solver, allow_inaccurate, cert, lam_max):
             label = f"active-set warm-started by {clabel}"
         else:
             cert.update({"active_set_iterations": its, "active_set_converged": False,
-                         "kind": "cvxpy data-knot QP (active set did not converge)"})
+                         "bound_kind": "cvxpy data-knot QP (active set did not converge)"})
             f = _fit_function(x, zc, select, "skip")
             return _regression_solution(data, lam, "skip", f, zc, "exact", clabel, status, cert, select,
                                         allow_inaccurate=allow_inaccurate)
     cert.update({"active_set_iterations": its, "active_set_converged": True, "n_knots_active": int(nodes.size - 2),
-                 "kind": "active-set KKT + dual-feasible point (weak duality)"})
+                 "bound_kind": "active-set KKT + dual-feasible point (weak duality)"})
     if select == "linear":
         f = _with_flat_ends(x[nodes], v)
     else:

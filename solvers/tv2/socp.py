@@ -1161,7 +1161,7 @@ def _finish_interpolation(data, f, info, variant, method, lb, scale, q, bound_ki
         "dual_scale": scale,
         "dual_function_values": q,
         "solver_objective": info["solver_objective"],
-        "max_interp_residual": float(np.max(np.abs(f(x) - y))),
+        "interpolation_residual": float(np.max(np.abs(f(x) - y))),
         "n_knots": int(f.knots.size),
         "solve_seconds": info["seconds"],
         "size": info["size"],
@@ -1211,7 +1211,7 @@ def _affine_solution(data, variant, problem, lam=None):
     """n = 2 with a free affine part: the line through both points, cost 0 (exact)."""
     x, y = data.x, data.y
     f = PiecewiseLinear.from_values(x, y)
-    cert = {"bound_kind": "closed-form", "max_interp_residual": 0.0, "n_knots": 0}
+    cert = {"bound_kind": "closed-form", "interpolation_residual": 0.0, "n_knots": 0}
     if problem == "interpolation":
         return Solution(function=f, value=0.0, lower_bound=0.0, status="optimal", method="exact",
                         solver="closed-form", variant=variant, problem=problem, x=x, y=y, certificate=cert,
@@ -1237,7 +1237,7 @@ def bias_interpolant(data, *, solver=None, allow_inaccurate=False, solver_option
 
     solved here in endpoint-mass coordinates (see :func:`_socp`). Knots are
     :math:`t=M/m` with jumps :math:`\pm m`; they are polished so the returned function
-    interpolates to rounding (``certificate["max_interp_residual"]``), and then replaced by the
+    interpolates to rounding (``certificate["interpolation_residual"]``), and then replaced by the
     exact minimiser of their support when that is not worse (:func:`_polish_conic`, up to
     ``POLISH_MAX_N`` points; ``certificate["polish"]["conic"]`` records the face and the values
     before and after).
