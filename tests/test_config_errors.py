@@ -142,7 +142,7 @@ def test_bad_config_is_a_config_error_naming_the_key(changes, key, fragment, tmp
 
 def test_the_base_and_every_library_name_are_accepted(tmp_path):
     """The allowed sets are the library's own tables: every entry of each is accepted."""
-    from minnorm.training.network import INIT_LAWS, OUTPUT_INITS
+    from minnorm.training.options import INIT_LAWS, OUTPUT_INITS
     from minnorm.comparison.problems import DESIGNS, TARGETS
     from minnorm.comparison.references import REFERENCES
 

@@ -113,7 +113,7 @@ def test_kink_histogram_test_can_fail():
 
 
 def test_one_table_of_law_defaults():
-    from minnorm.training.network import INIT_LAWS
+    from minnorm.training.options import INIT_LAWS
     from minnorm.comparison.references import LAW_DEFAULTS as ref_defaults
 
     assert INIT_LAWS is LAW_DEFAULTS and ref_defaults is LAW_DEFAULTS
@@ -263,7 +263,7 @@ def test_frozen_layer_limit_variant_follows_the_free_affine_terms(kw, penalize_a
     chosen = (spline_kw["skip"], spline_kw.get("output_bias", True))
     assert dist[chosen] < 2e-3, dist
     assert all(dist[chosen] * 3 < v for k, v in dist.items() if k != chosen), dist
-    ref = res.limit(X8, Y8)
+    ref = mn.solve_limit(res, X8, Y8)
     np.testing.assert_allclose(ref(T), solvers.weighted_spline(X8, Y8, lam=lam, weight=kd, **spline_kw)(T),
                                atol=1e-12)
 
@@ -312,7 +312,7 @@ def test_solver_lam_frozen_layer_and_limit_reference():
     res = _frozen(mn.ShallowReLU(4, skip=True, output_bias=False), X8, Y8, 0.1)
     assert res.reference is None and res.variant is None
     with pytest.raises(InputError, match="no solver-layer limit"):
-        res.limit(X8, Y8)
+        mn.solve_limit(res, X8, Y8)
 
 
 # ------------------------------------------------------------------------------ sweep "mapped"

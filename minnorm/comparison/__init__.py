@@ -14,6 +14,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "REFERENCES": "minnorm.comparison.references",
     "Reference": "minnorm.comparison.references",
     "solve_reference": "minnorm.comparison.references",
+    "solve_limit": "minnorm.comparison.references",
     "KnotCounts": "minnorm.comparison.metrics",
     "compare": "minnorm.comparison.metrics",
     "cost_gap": "minnorm.comparison.metrics",

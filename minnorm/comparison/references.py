@@ -39,7 +39,7 @@ import solvers
 from solvers import InputError, PiecewiseLinear, VARIANTS
 from solvers.spline.kink_density import LAW_DEFAULTS
 
-__all__ = ["REFERENCES", "LAW_DEFAULTS", "Reference", "solve_reference"]
+__all__ = ["REFERENCES", "Reference", "solve_reference", "solve_limit"]
 
 #: Reference names and a one-line description (parametrised forms: ``krr:no-skip:LAW``).
 REFERENCES = {
@@ -230,3 +230,30 @@ def solve_reference(name, x, y, *, lam=None, params=None) -> Reference:
     return Reference(name=name, solution=sol, envelope=None, variant=None,
                      is_piecewise_linear=isinstance(sol.function, PiecewiseLinear), lam=lam or 0.0,
                      kind=kind, params=dict(used, **opts))
+
+
+def solve_limit(result, x, y) -> Reference:
+    """The limit a trained network is compared with: :func:`solve_reference` of
+    ``result.reference`` at ``result.lam`` (with ``result.reference_params``) on the data ``(x, y)``.
+
+    Parameters
+    ----------
+    result : minnorm.TrainResult
+        A training run; its recipe fixes the limit (:func:`minnorm.limit_reference`).
+    x, y : array_like
+        The training data.
+
+    Raises
+    ------
+    InputError
+        The recipe has no solver-layer limit (``result.reference is None``).
+    """
+    reference = getattr(result, "reference", _MISSING)
+    if reference is _MISSING:
+        raise InputError(f"result must be a TrainResult; got {type(result).__name__}")
+    if reference is None:
+        raise InputError("this training recipe has no solver-layer limit (see minnorm.limit_reference)")
+    return solve_reference(reference, x, y, lam=result.lam, params=result.reference_params or None)
+
+
+_MISSING = object()

@@ -16,7 +16,7 @@ It runs the SAME algorithm as the torch path (:func:`minnorm.training.population
   agree with it to rounding (the tests ask for 1e-12 relative).
 
 Supported: full-batch ``"gd"`` and ``"adam"`` (eps > 0), every lr schedule (the per-step factors
-are computed in Python by ``training._lr_factor`` and passed as an array), penalty groups,
+are computed in Python by ``options.lr_factor`` and passed as an array), penalty groups,
 skip / output bias present or not, standard and mean-field parametrisation, frozen first layer,
 ``tol`` and divergence stops at the exact step, float64 on CPU. Everything else (minibatch SGD,
 Langevin noise, CUDA, float32) stays on the torch path (:func:`supports`).
@@ -346,7 +346,8 @@ def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penaliz
                  train_first_layer, log_every, tol, betas, eps, lr_schedule, lr_final_ratio):
     """``training._run`` on the compiled backend: the same list of ``(history, stop_reason, steps_done,
     diverged_record)`` per network. Updates ``pop``'s packed parameters and writes them back."""
-    from minnorm.training.loop import _HISTORY_KEYS, TrainingDiverged, _lr_factor
+    from minnorm.training.loop import _HISTORY_KEYS, TrainingDiverged
+    from minnorm.training.options import lr_factor
 
     K, M = pop.K, pop.M
     np_ = {nm: t.detach().numpy() for nm, t in pop.params().items()}  # views: updated in place
@@ -364,7 +365,7 @@ def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penaliz
     if lr_schedule == "constant":
         factors = np.ones(steps)
     else:
-        factors = np.array([_lr_factor(lr_schedule, t, steps, lr_final_ratio) for t in range(steps)], dtype=np.float64)
+        factors = np.array([lr_factor(lr_schedule, t, steps, lr_final_ratio) for t in range(steps)], dtype=np.float64)
     b1, b2 = float(betas[0]), float(betas[1])
     adam = optimizer == "adam"
     n_bc = steps if adam else 0

@@ -81,7 +81,9 @@ from solvers._validation import (as_real_array, validate_bool, validate_choice, 
                                  validate_real, validate_seed)
 from solvers.errors import InputError
 
-from minnorm.training.network import PARAMETRIZATIONS, ShallowReLU
+from minnorm.training.limits import _variant_of, limit_reference, solver_lam
+from minnorm.training.network import ShallowReLU
+from minnorm.training.options import BACKENDS, OPTIMIZERS, check_lr_schedule, lr_factor
 from minnorm.training.population import Population, loss_grad_kernel
 
 __all__ = [
@@ -90,21 +92,8 @@ __all__ = [
     "train",
     "train_population",
     "loss_and_grad",
-    "solver_lam",
-    "variant_for",
-    "limit_reference",
-    "OPTIMIZERS",
-    "LR_SCHEDULES",
-    "lr_sequence",
-    "BACKENDS",
 ]
 
-OPTIMIZERS = ("gd", "sgd", "adam")
-LR_SCHEDULES = ("constant", "cosine", "exponential")
-#: "torch": the reference implementation (any device/dtype/option); "compiled": the numba kernel of
-#: :mod:`minnorm.training.compiled` (CPU float64, full-batch GD/Adam, no noise); "auto": compiled when supported
-BACKENDS = ("auto", "torch", "compiled")
-_DEFAULT_FINAL_RATIO = 0.01
 _NAMES = ("a", "w", "b", "c", "d")
 _HISTORY_KEYS = ("loss", "penalty", "objective", "grad_norm", "balance_drift")
 
@@ -191,15 +180,6 @@ class TrainResult:
     law: str | None = None
     backend: str = "torch"
 
-    def limit(self, x, y):
-        """The limit this run is compared with: :func:`minnorm.solve_reference` of
-        :attr:`reference` at :attr:`lam` on the data ``(x, y)``; raises if there is none."""
-        if self.reference is None:
-            raise InputError("this training recipe has no solver-layer limit (see minnorm.training.loop.limit_reference)")
-        from minnorm.comparison.references import solve_reference
-
-        return solve_reference(self.reference, x, y, lam=self.lam, params=self.reference_params or None)
-
     def raise_if_diverged(self):
         """Raise the :class:`TrainingDiverged` record if this network diverged; else return self."""
         if self.diverged is not None:
@@ -215,176 +195,6 @@ class TrainResult:
         return float(self.history["loss"][-1])
 
 
-# ------------------------------------------------------------------------------ lam map
-def solver_lam(weight_decay, n, width=None, parametrization="standard", *, train_first_layer=True,
-               hidden_scale=1.0):
-    r"""Solver-layer ``lam`` equivalent to ``weight_decay`` in the training objective.
-
-    Both layers trained (MATH A.2): the limit minimises :math:`\sum_i(f(x_i)-y_i)^2+\mathrm{lam}\,R(f)`
-    with
-
-    .. math:: n\,\mathcal L(\theta) = \sum_i (f(x_i)-y_i)^2 + \mathrm{lam}\cdot\tfrac12\|\theta_{pen}\|^2/\kappa_m,
-
-    i.e. ``lam = n * weight_decay`` (standard) and ``lam = n * width * weight_decay``
-    (mean-field, where a function costs ``width`` times more; see the module docstring).
-    The same map holds for all four variants.
-
-    Frozen first layer (``train_first_layer=False``: ridge on the output weights of m random
-    features, MATH D.2): as :math:`m\to\infty` the minimiser tends to
-    :math:`\min \sum_i(f(x_i)-y_i)^2+\mathrm{lam}\,\|f\|_H^2`, where :math:`\|f\|_H^2=\int f''^2/g` with
-    free affine terms (the weighted spline of the init law's kink density g), and
-
-    .. math:: \mathrm{lam} = \frac{n\,\lambda_{wd}}{2\,m\,s^2}\ \text{(standard)},\qquad
-              \mathrm{lam} = \frac{n\,\lambda_{wd}\,m}{2\,s^2}\ \text{(mean-field)},
-
-    with s = ``hidden_scale`` (it multiplies g by s², i.e. divides the penalty by s²). Derivation:
-    :math:`n\mathcal L = \sum(f-y)^2 + \tfrac{n\lambda_{wd}}2\|a\|^2`; with
-    :math:`f=\kappa\sum_j a_j\phi_j` the smallest :math:`\|a\|^2` representing f is
-    :math:`\|f\|^2_{K_m}/\kappa^2` for the empirical kernel :math:`K_m=\sum_j\phi_j\phi_j^\top\approx
-    m s^2 K` (K of the unscaled law), so the penalty is
-    :math:`\tfrac{n\lambda_{wd}}{2}\,\|f\|_K^2/(\kappa^2 m s^2)`; κ = 1 or 1/m gives the two cases
-    (MATH D.2's :math:`\tilde\lambda = N\lambda` with :math:`\tilde\lambda = n\lambda_{wd}/2`,
-    :math:`N=m`, for the standard one).
-
-    Parameters
-    ----------
-    weight_decay : float >= 0
-    n : int >= 1
-        Number of data points (the MSE averages over them).
-    width : int, optional
-        Required except for a trained, standard-parametrised network.
-    parametrization : {"standard", "mean-field"}
-    train_first_layer : bool
-    hidden_scale : float > 0
-        Only used with a frozen first layer (:attr:`ShallowReLU.hidden_scale`).
-    """
-    wd = validate_positive(weight_decay, "weight_decay", allow_zero=True)
-    if isinstance(n, bool) or int(n) != n or n < 1:
-        raise InputError(f"n must be a positive integer; got {n!r}")
-    if parametrization not in PARAMETRIZATIONS:
-        raise InputError(f"unknown parametrization {parametrization!r}; expected one of {PARAMETRIZATIONS}")
-    if not isinstance(train_first_layer, (bool, np.bool_)):
-        raise InputError(f"train_first_layer must be True or False; got {train_first_layer!r}")
-    needs_width = parametrization == "mean-field" or not train_first_layer
-    if needs_width and (width is None or isinstance(width, bool) or int(width) != width or width < 1):
-        raise InputError(f"width (an integer >= 1) is required for the {parametrization} lam map"
-                         f"{'' if train_first_layer else ' of a frozen first layer'}; got {width!r}")
-    if train_first_layer:
-        return float(n) * wd if parametrization == "standard" else float(n) * int(width) * wd
-    s2 = validate_positive(hidden_scale, "hidden_scale") ** 2
-    m = int(width)
-    if parametrization == "standard":
-        return float(n) * wd / (2.0 * m * s2)
-    return float(n) * wd * m / (2.0 * s2)
-
-
-def variant_for(model, penalize_bias):
-    """Cost variant of MATH A.2 for ``model`` trained with biases (un)penalised.
-
-    Skip connection present -> ``"skip"`` / ``"bias"``; none -> ``"no-skip"`` / ``"bias-no-skip"``.
-    V3/V4 (``penalize_bias=True``) assume a free output bias; without one a warning is issued,
-    since the intercept then adds a constraint the variant does not include.
-    For a frozen first layer the limit is a weighted spline instead (:func:`limit_reference`).
-    """
-    if not isinstance(model, ShallowReLU):
-        raise InputError(f"model must be a ShallowReLU; got {type(model).__name__}")
-    penalize_bias = validate_bool(penalize_bias, "penalize_bias")
-    if penalize_bias and not model.output_bias:
-        warnings.warn(
-            "variants 'bias'/'bias-no-skip' assume a free output bias; this model has none, so its "
-            "function-space problem has an extra intercept constraint",
-            stacklevel=2,
-        )
-    if model.skip:
-        return "bias" if penalize_bias else "skip"
-    return "bias-no-skip" if penalize_bias else "no-skip"
-
-
-_MODEL_KEYS = ("skip", "output_bias", "parametrization", "init", "init_params")
-
-
-def limit_reference(model, *, train_first_layer=True, penalize_bias=False, penalize_affine=False):
-    r"""The reference (name, params) a trained ``model`` is compared with, at :func:`solver_lam`'s lam.
-
-    ``solve_reference(name, x, y, lam=solver_lam(...), params=params)`` is then the limit.
-
-    - Both layers trained: ``"tv2:" + variant_for(model, penalize_bias)``, params ``{}``;
-      ``(None, None)`` with ``penalize_affine`` (no solver variant).
-    - Frozen first layer (MATH D.2): the init law's kernel limit. Which affine terms are *free*
-      in it: a skip slope c / output bias d present and unpenalised is free; with
-      ``penalize_affine`` it costs :math:`\tfrac{n\lambda_{wd}}2(c^2+d^2)` against
-      :math:`\mathrm{lam}\,\|h\|_H^2` for the kernel part, i.e. ``lam * m * s^2 * (c^2+d^2)``
-      (standard: the term is pushed to 0 as m grows, so it is absent from the limit) or
-      ``lam * s^2 * (c^2+d^2) / m`` (mean-field: free in the limit). Then
-
-      * c and d free: ``"spline:LAW"``, min :math:`\sum(f-y)^2+\mathrm{lam}\int f''^2/g`
-        (MATH D.2: a free affine part leaves exactly :math:`\int f''^2/g`);
-      * no free c: ``"krr:no-skip:LAW"`` with ``output_bias`` = whether d is free (MATH D.2's
-        boundary term :math:`e^\top Q^{-1}e`, or :math:`e_1^2/Q_{11}` with a free d);
-      * free c without a free d: ``(None, None)`` (the solver layer has no kernel limit with
-        a free slope only).
-
-      params are the model's law parameters (:attr:`ShallowReLU.init_params`, defaults filled
-      in); ``hidden_scale`` is folded into lam by :func:`solver_lam`. This is the limit of the
-      *init law*: a first layer edited after initialisation has another one.
-
-    Parameters
-    ----------
-    model : ShallowReLU or mapping
-        A network, or a sweep's model table with keys ``skip``, ``output_bias``,
-        ``parametrization``, ``init``, ``init_params``.
-    train_first_layer, penalize_bias, penalize_affine : bool
-        As in :func:`train`.
-
-    Returns
-    -------
-    (str or None, dict or None)
-    """
-    if isinstance(model, ShallowReLU):
-        skip, bias, param = model.skip, model.output_bias, model.parametrization
-        law, law_params = model.init_law, dict(model.init_params)
-    elif isinstance(model, dict):
-        missing = [k for k in _MODEL_KEYS if k not in model]
-        if missing:
-            raise InputError(f"model table lacks {missing}; expected keys {list(_MODEL_KEYS)}")
-        skip, bias, param, law = (model[k] for k in _MODEL_KEYS[:4])
-        from solvers.spline.kink_density import LAW_DEFAULTS, kink_density
-
-        if law not in LAW_DEFAULTS:
-            raise InputError(f"unknown init {law!r}; expected one of {', '.join(map(repr, LAW_DEFAULTS))}")
-        law_params = dict(LAW_DEFAULTS[law], **(model["init_params"] or {}))
-        law_params = dict(kink_density(law, **law_params).params)  # validated, as floats
-    else:
-        raise InputError(f"model must be a ShallowReLU or a model table (dict); got {type(model).__name__}")
-    if train_first_layer:
-        if penalize_affine:
-            return None, None
-        return "tv2:" + variant_for(model if isinstance(model, ShallowReLU) else _Flags(skip, bias),
-                                    penalize_bias), {}
-    affine_free = not penalize_affine or param == "mean-field"
-    skip_free, bias_free = skip and affine_free, bias and affine_free
-    if skip_free and bias_free:
-        return f"spline:{law}", law_params
-    if not skip_free:
-        return f"krr:no-skip:{law}", dict(law_params, output_bias=bool(bias_free))
-    return None, None
-
-
-@dataclass
-class _Flags:
-    skip: bool
-    output_bias: bool
-
-
-def _variant_of(reference):
-    """TrainResult.variant of a limit reference: the TV2 variant, "spline", "krr:no-skip" or None."""
-    if reference is None:
-        return None
-    if reference.startswith("tv2:"):
-        return reference[len("tv2:"):]
-    return reference.rsplit(":", 1)[0]  # drop the law
-
-
 # ------------------------------------------------------------------------------ validation
 def _per_network(value, K, name, *, allow_zero=True, seed=False):
     if isinstance(value, (np.ndarray, torch.Tensor)):
@@ -396,10 +206,6 @@ def _per_network(value, K, name, *, allow_zero=True, seed=False):
     if seed:
         return [validate_seed(v, label(k), allow_none=False) for k, v in enumerate(vals)]
     return [validate_positive(v, label(k), allow_zero=allow_zero) for k, v in enumerate(vals)]
-
-
-def _check_int(value, name, lo, hi=None):
-    return validate_int(value, name, min_value=lo, max_value=hi)
 
 
 def _data_tensor(a, name, dtype, device):
@@ -453,52 +259,6 @@ def _check_betas(betas):
     if pair is None or len(pair) != 2 or not all(0.0 <= bb < 1.0 for bb in pair):
         raise InputError(f"betas must be two numbers in [0, 1); got {betas!r}")
     return pair[0], pair[1]
-
-
-# ------------------------------------------------------------------------------ lr schedules
-def _check_schedule(schedule, final_ratio):
-    """Validated (schedule, r); r = None takes the default (1 for constant, 0.01 otherwise)."""
-    if schedule not in LR_SCHEDULES:
-        raise InputError(f"unknown lr_schedule {schedule!r}; expected one of {', '.join(map(repr, LR_SCHEDULES))}")
-    if final_ratio is None:
-        return schedule, (1.0 if schedule == "constant" else _DEFAULT_FINAL_RATIO)
-    r = validate_real(final_ratio, "lr_final_ratio", finite=False)
-    if not math.isfinite(r) or not 0.0 <= r <= 1.0:
-        raise InputError(f"lr_final_ratio must be in [0, 1]; got {final_ratio!r}")
-    if schedule == "constant" and r != 1.0:
-        raise InputError(f"lr_final_ratio={final_ratio!r} needs a decaying lr_schedule ('cosine' or 'exponential'); "
-                         "with 'constant' it must be 1 or omitted")
-    if schedule == "exponential" and r == 0.0:
-        raise InputError("lr_final_ratio must be > 0 for lr_schedule='exponential' (it is r**(t/steps))")
-    return schedule, r
-
-
-def _lr_factor(schedule, t, steps, r):
-    """s(t/steps) of the module docstring (a Python float; exactly 1.0 for 'constant')."""
-    if schedule == "constant" or steps == 0:
-        return 1.0
-    u = t / steps
-    if schedule == "cosine":
-        return r + (1.0 - r) * 0.5 * (1.0 + math.cos(math.pi * u))
-    return r ** u
-
-
-def lr_sequence(lr, steps, lr_schedule="constant", lr_final_ratio=None):
-    """The learning rate used by each of the ``steps`` updates of :func:`train`.
-
-    ``lr * s(t / steps)`` for t = 0, ..., steps-1 (module docstring, *Learning-rate schedules*).
-
-    Examples
-    --------
-    >>> lr_sequence(0.1, 4, "cosine", 0.0).round(6).tolist()
-    [0.1, 0.085355, 0.05, 0.014645]
-    >>> lr_sequence(1.0, 2, "exponential", 0.01).tolist()
-    [1.0, 0.1]
-    """
-    lr = validate_positive(lr, "lr")
-    steps = _check_int(steps, "steps", 0)
-    schedule, r = _check_schedule(lr_schedule, lr_final_ratio)
-    return np.array([lr * _lr_factor(schedule, t, steps, r) for t in range(steps)], dtype=float)
 
 
 # ------------------------------------------------------------------------------ engine
@@ -654,7 +414,7 @@ def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimi
             if not bool(active.any()):
                 break
         last_finite = torch.where(active, loss_b, last_finite)
-        factor = _lr_factor(lr_schedule, t, steps, lr_final_ratio)
+        factor = lr_factor(lr_schedule, t, steps, lr_final_ratio)
         if factor == 1.0:  # constant schedule: no extra rounding, bit-identical to an unscheduled run
             lr_now, sd_now = lr_t, noise_sd
         else:
@@ -804,7 +564,7 @@ def train_population(models, x, y, *, steps, lr, weight_decay=0.0, penalize_bias
         raise InputError("models must be a sequence of ShallowReLU; use train() for a single network")
     pop = Population(models)
     K = pop.K
-    steps = _check_int(steps, "steps", 0)
+    steps = validate_int(steps, "steps", min_value=0)
     lr_l = _per_network(lr, K, "lr", allow_zero=False)
     wd_l = _per_network(weight_decay, K, "weight_decay")
     temp_l = _per_network(noise_temperature, K, "noise_temperature")
@@ -817,17 +577,17 @@ def train_population(models, x, y, *, steps, lr, weight_decay=0.0, penalize_bias
     xs_sorted, ys_sorted, order = _prepare_data(x, y, K, pop.dtype, pop.device)
     n = xs_sorted.shape[0]
     if batch_size is not None:
-        batch_size = _check_int(batch_size, "batch_size", 1, n)
+        batch_size = validate_int(batch_size, "batch_size", min_value=1, max_value=n)
         if optimizer == "gd" and batch_size != n:
             raise InputError(f"optimizer='gd' is full-batch; got batch_size={batch_size} < n={n} (use 'sgd')")
     if log_every is None:
         log_every = max(1, steps // 200)
-    log_every = _check_int(log_every, "log_every", 1)
+    log_every = validate_int(log_every, "log_every", min_value=1)
     if tol is not None:
         tol = validate_positive(tol, "tol", allow_zero=True)
     betas = _check_betas(betas)
     eps = validate_positive(eps, "eps", allow_zero=True)
-    lr_schedule, lr_final_ratio = _check_schedule(lr_schedule, lr_final_ratio)
+    lr_schedule, lr_final_ratio = check_lr_schedule(lr_schedule, lr_final_ratio)
     if batch_size is not None and batch_size == n:
         batch_size = None  # one batch of everything is full batch (no permutation needed)
     backend = _select_backend(validate_choice(backend, "backend", BACKENDS), pop, optimizer=optimizer,
@@ -877,7 +637,7 @@ def train(model, x, y, *, steps, lr, weight_decay=0.0, penalize_bias=False, pena
     ``lam = n*weight_decay`` (standard) or ``n*width*weight_decay`` (mean-field), variant
     :func:`variant_for` (see the module docstring for the derivation and the update rules).
     With ``train_first_layer=False`` the limit is the init law's weighted spline instead, at
-    the ``lam`` of :func:`solver_lam` (``result.reference``, ``result.limit(x, y)``).
+    the ``lam`` of :func:`solver_lam` (``result.reference``; :func:`minnorm.solve_limit` solves it).
 
     Parameters
     ----------

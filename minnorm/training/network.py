@@ -18,17 +18,12 @@ import torch
 
 from solvers._validation import physical_memory, validate_bool, validate_choice, validate_positive, validate_seed
 from solvers.errors import InputError
-from solvers.spline.kink_density import LAW_DEFAULTS, kink_density
+from solvers.spline.kink_density import kink_density
 
-__all__ = ["ShallowReLU", "INIT_LAWS", "PARAMETRIZATIONS", "OUTPUT_INITS"]
+from minnorm.training.options import INIT_LAWS, OUTPUT_INITS, PARAMETRIZATIONS
 
-#: First-layer laws and their default parameters: the solver layer's table (read-only), so the
-#: network, :func:`solvers.kink_density` and the references cannot disagree. uniform
-#: ``w~U[-A,A], b~U[-B,B]`` (A = B = 1, torch's nn.Linear(1, m)); gaussian ``w~N(0,sigma_w^2),
-#: b~N(0,sigma_b^2)`` (1, 1); pm1-uniform ``w=+-1`` (1/2 each), ``b~U[-c,c]`` (c = 2).
-INIT_LAWS = LAW_DEFAULTS
-PARAMETRIZATIONS = ("standard", "mean-field")
-OUTPUT_INITS = ("gaussian", "zeros", "uniform")
+__all__ = ["ShallowReLU"]
+
 
 
 #: float64 vectors of length ``width`` alive at once while a network is drawn (w, b, a and the

@@ -93,7 +93,7 @@ def _frozen_layer_reference(reference, given, model, train):
     belongs to that limit only."""
     from solvers.errors import InputError
 
-    from minnorm.training.loop import limit_reference
+    from minnorm.training.limits import limit_reference
 
     try:
         name, params = limit_reference(model, train_first_layer=False, penalize_affine=train["penalize_affine"])
@@ -344,10 +344,9 @@ _TRAIN = {"optimizer", "steps", "lr", "weight_decay", "penalize_bias", "penalize
           "noise_temperature", "train_first_layer", "tol", "lr_schedule", "lr_final_ratio"}
 _METRICS = {"interval", "main"}
 _OUTPUT = {"dir", "report"}
-# One list of valid choices, owned by the training layer, so a config cannot accept what the
-# trainer rejects (``import minnorm`` loads the training layer anyway).
-from minnorm.training.network import PARAMETRIZATIONS  # noqa: E402
-from minnorm.training.loop import LR_SCHEDULES, OPTIMIZERS  # noqa: E402
+# One list of valid choices, owned by the training layer (torch-free), so a config cannot accept
+# what the trainer rejects.
+from minnorm.training.options import LR_SCHEDULES, OPTIMIZERS, PARAMETRIZATIONS  # noqa: E402
 
 
 def _weight_decay(path, v):
@@ -568,7 +567,7 @@ def _reference_params(name, params, lam):
 
 def _init_law(model):
     """``model.init``, ``init_params``, ``output_init`` against the network's own tables."""
-    from minnorm.training.network import INIT_LAWS, OUTPUT_INITS  # a torch module (import minnorm loads it anyway)
+    from minnorm.training.options import INIT_LAWS, OUTPUT_INITS
 
     _str("model.init", model["init"], tuple(INIT_LAWS))
     _str("model.output_init", model["output_init"], OUTPUT_INITS)

@@ -109,7 +109,7 @@ def _lam(spec, problem):
     lam = spec["reference"]["lam"]
     if lam != "mapped":
         return lam
-    from minnorm.training.loop import solver_lam
+    from minnorm.training.limits import solver_lam
 
     m, t = spec["model"], spec["train"]
     frozen = not t.get("train_first_layer", True)
