@@ -16,11 +16,11 @@ from solvers import *  # noqa: F403  (the solver layer is part of the public API
 from solvers import __all__ as _solver_all
 
 from minnorm._lazy import attach as _attach
+from minnorm._version import __version__ as __version__
 from minnorm.comparison import __all__ as _comparison_all
 from minnorm.comparison.sweeps import __all__ as _sweeps_all
 from minnorm.training import __all__ as _training_all
 
-__version__ = "0.1.0"
 
 __getattr__, __dir__, _lazy_all = _attach(__name__, {
     **{name: "minnorm.training" for name in _training_all},

@@ -14,6 +14,10 @@ import os
 import sys
 from pathlib import Path
 
+from solvers import VARIANTS
+from solvers.spline.kink_density import LAW_DEFAULTS
+from solvers.tv2.core import SELECTS
+
 __all__ = ["main", "build_parser"]
 
 _EPILOG_MAIN = """\
@@ -116,7 +120,7 @@ def build_parser():
         description="Train shallow univariate ReLU networks and measure how they converge to exact "
                     "variational solutions (minimum-norm interpolants, weighted splines).",
         epilog=_EPILOG_MAIN, formatter_class=fmt)
-    from minnorm import __version__
+    from minnorm._version import __version__
 
     p.add_argument("--version", action="version", version=f"minnorm {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -140,11 +144,11 @@ def build_parser():
                                    "exactly and print the solution with its certificate.",
                        epilog=_EPILOG_SOLVE, formatter_class=fmt)
     v.add_argument("data", metavar="DATA.csv", help="CSV with columns x, y")
-    v.add_argument("--variant", required=True, choices=["skip", "no-skip", "bias", "bias-no-skip", "spline"])
+    v.add_argument("--variant", required=True, choices=[*VARIANTS, "spline"])
     v.add_argument("--lam", type=float, default=None, help="regression constant (omit or 0: interpolation)")
-    v.add_argument("--select", choices=["linear", "sparsest"], default=None,
+    v.add_argument("--select", choices=list(SELECTS), default=None,
                    help="which minimiser where it is not unique (V1/V2; default: the solver's)")
-    v.add_argument("--law", choices=["uniform", "gaussian", "pm1-uniform"], default="uniform",
+    v.add_argument("--law", choices=list(LAW_DEFAULTS), default="uniform",
                    help="init law whose kink density weights the spline (variant spline)")
     v.add_argument("--law-param", action="append", default=[], metavar="KEY=VALUE",
                    help="law parameter, e.g. A=1, B=2, sigma_w=1, c=2 (repeatable)")
