@@ -35,6 +35,14 @@ METHODS = ("exact", "cvxpy")
 SELECTS = ("linear", "sparsest")
 
 
+def _validate_options(variant, method, select, allow_inaccurate):
+    """Check the options both entry points share; returns ``allow_inaccurate`` as a bool."""
+    validate_choice(variant, "variant", VARIANTS)
+    validate_choice(method, "method", METHODS)
+    validate_choice(select, "select", SELECTS)
+    return validate_bool(allow_inaccurate, "allow_inaccurate")
+
+
 def tv2_interpolant(x, y, *, variant="skip", select="linear", method="exact", solver=None,
                     allow_inaccurate=False):
     r"""Minimum-norm interpolant: :math:`\min R(f)` s.t. :math:`f(x_i)=y_i` (MATH B).
@@ -58,7 +66,8 @@ def tv2_interpolant(x, y, *, variant="skip", select="linear", method="exact", so
         (MATH B.2; e.g. MATH G4 has one knot). V3/V4 solutions are unique: ``select`` does not apply.
     method : {"exact", "cvxpy"}
         ``"exact"``: closed form, O(n) (V1, V2) or the exact SOCP (V3, V4, in
-        :mod:`solvers.tv2.socp`). ``"cvxpy"``: independent knot-grid program (cross-check).
+        :mod:`solvers.tv2.socp`). ``"cvxpy"``: independent knot-grid program
+        (:mod:`solvers.tv2.grid`, the cross-check).
     solver : str, optional
         cvxpy solver for the conic paths (CLARABEL by default); unused by the closed forms.
     allow_inaccurate : bool
@@ -80,10 +89,7 @@ def tv2_interpolant(x, y, *, variant="skip", select="linear", method="exact", so
     :math:`\max(V,(V+|s_1+s_{n-1}|)/2)`, :math:`|s_1|` for n = 2 (MATH B.2).
     Slope changes below the data-rounding level count as zero curvature (:mod:`solvers.tv2.exact`).
     """
-    validate_choice(variant, "variant", VARIANTS)
-    validate_choice(method, "method", METHODS)
-    validate_choice(select, "select", SELECTS)
-    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
+    allow_inaccurate = _validate_options(variant, method, select, allow_inaccurate)
     if variant not in _EXACT_VARIANTS and select != "linear":
         raise InputError(
             f"select={select!r} does not apply to variant={variant!r}: the V3/V4 minimum-norm "
@@ -143,10 +149,7 @@ def tv2_regression(x, y, lam, *, variant="skip", method="exact", select="linear"
         point (:func:`solvers.tv2.regression._dual_bound`); for V1 ``certificate["lam_max"]``, the smallest ``lam``
         for which the fit is the (weighted) least-squares line, and that line.
     """
-    validate_choice(variant, "variant", VARIANTS)
-    validate_choice(method, "method", METHODS)
-    validate_choice(select, "select", SELECTS)
-    allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")
+    allow_inaccurate = _validate_options(variant, method, select, allow_inaccurate)
     lam = validate_lam(lam)
     if variant not in _EXACT_VARIANTS and select != "linear":
         raise InputError(

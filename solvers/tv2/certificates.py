@@ -161,7 +161,7 @@ def _socp_interpolation_bound(x, y, variant, nu, kappa, candidates=()):
     The relative sign of cvxpy's duals of the curvature equations and of the |D| epigraph is
     a convention; both choices are checked and each is a valid certificate on its own, so the
     larger bound is kept. ``candidates`` are further (nu, kappa) pairs (the KKT multipliers of
-    the polished faces, :func:`_polish_conic`), rescaled and checked the same way."""
+    the polished faces, :func:`~solvers.tv2.polish._polish_conic`), rescaled and checked the same way."""
     n = x.size
     best = (-np.inf, None, None)
     for nu_c, kappa_c in [(nu, kappa)] + list(candidates):

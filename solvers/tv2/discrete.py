@@ -2,10 +2,10 @@ r"""Discrete calculus of values at the data, shared by every TV2 path.
 
 For data :math:`x_1<\dots<x_n` and values :math:`z` there: gaps :math:`h_i=x_{i+1}-x_i`, secant
 slopes :math:`s_i=(z_{i+1}-z_i)/h_i` and slope changes :math:`\delta_i=s_i-s_{i-1}` at the
-interior points (:func:`_secants`; as sparse operators for cvxpy: :func:`_curvature_operator`,
-:func:`_secant_operator`), and the way back, between a piecewise-linear function with knots at
-the data and the jumps of its slope (:func:`_slope_jumps`, :func:`_p_from_jumps`,
-:func:`_q_from_lambda`).
+interior points (:func:`_secants`; as operators: :func:`_curvature_operator`,
+:func:`_secant_operator`, :func:`_end_slopes_row`, :func:`_signed_curvature_row`), and the way
+back, between a piecewise-linear function with knots at the data and the jumps of its slope
+(:func:`_slope_jumps`, :func:`_p_from_jumps`, :func:`_q_from_lambda`).
 """
 
 import numpy as np
@@ -38,6 +38,24 @@ def _secant_operator(x, i):
     hi = x[i + 1] - x[i]
     a[i], a[i + 1] = -1.0 / hi, 1.0 / hi
     return a
+
+
+def _end_slopes_row(x):
+    r"""Row vector a with a @ z = :math:`s_1(z)+s_{n-1}(z)`, the boundary term of V2."""
+    return _secant_operator(x, 0) + _secant_operator(x, -1)
+
+
+def _signed_curvature_row(x, sig):
+    r"""Row vector c with c @ z = :math:`\sum_j\sigma_j\,\delta_j(z)`: the slope changes at the
+    interior points (n >= 3) weighted by ``sig`` (length n-2), i.e. :math:`D^\top\sigma` in
+    the form of :func:`_curvature_operator`'s rows, assembled densely."""
+    h = np.diff(x)
+    sig = np.asarray(sig, dtype=np.float64)
+    c = np.zeros(x.size)
+    c[:-2] += sig / h[:-1]
+    c[1:-1] -= sig * (1.0 / h[:-1] + 1.0 / h[1:])
+    c[2:] += sig / h[1:]
+    return c
 
 
 def _slope_jumps(x, q):

@@ -186,9 +186,9 @@ def tv2_envelope(x, y, variant="skip"):
     Parameters
     ----------
     x, y : array_like
-        Data as for :func:`tv2_interpolant`.
+        Data as for :func:`~solvers.tv2_interpolant`.
     variant : {"skip", "no-skip"}
-        The bias-penalised variants have a unique minimiser (use :func:`tv2_interpolant`).
+        The bias-penalised variants have a unique minimiser (use :func:`~solvers.tv2_interpolant`).
 
     Returns
     -------

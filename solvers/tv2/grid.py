@@ -114,7 +114,7 @@ def _grid_program(data, lam, variant, solver, allow_inaccurate, grid, solver_opt
     """
     _cvx.check_size(data.n, "the cvxpy knot-grid program")
     x, y_orig, w = data.x, data.y, data.weights
-    c_scale = _value_scale(x, y_orig, lam)  # see _socp
+    c_scale = _value_scale(x, y_orig, lam)  # see socp._socp
     y = y_orig / c_scale
     lam = None if lam is None else lam / c_scale
     g, _ = _prepare_grid(x, variant, grid)
@@ -215,7 +215,7 @@ def grid_interpolant(data, variant, *, solver=None, allow_inaccurate=False, grid
     ``lower_bound`` is nevertheless a certified bound on the *continuous* problem: the duals
     :math:`\lambda` of the interpolation constraints define :math:`P(t)=\sum\lambda_j(x_j-t)_+`,
     which is feasible on the grid only; it is rescaled until it is feasible on all of
-    :math:`\mathbb R` (:func:`_feasible_scale`), so ``gap`` measures the grid error too.
+    :math:`\mathbb R` (:func:`~solvers.tv2.certificates._feasible_scale`), so ``gap`` measures the grid error too.
     Default solver CLARABEL (tolerance 1e-10).
     """
     allow_inaccurate = validate_bool(allow_inaccurate, "allow_inaccurate")

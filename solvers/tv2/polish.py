@@ -22,8 +22,8 @@ from solvers.tv2.certificates import (
 )
 from solvers.tv2.discrete import (
     _curvature_operator,
+    _end_slopes_row,
     _q_from_lambda,
-    _secant_operator,
     _secants,
 )
 from solvers.tv2.knots import _fit_affine
@@ -40,7 +40,7 @@ _POLISH_MAX_NEWTON_STEPS = 200
 
 
 def _conic_face(x, u, v, aL, aR, thr, pin, variant):
-    r"""Support (a *face*) of an SOCP point in the endpoint-mass coordinates of :func:`_socp`.
+    r"""Support (a *face*) of an SOCP point in the endpoint-mass coordinates of :func:`~solvers.tv2.socp._socp`.
 
     Returns a list of coordinates ``(kind, sign, a, b, t0)`` and their start values: ``"pair"``
     (an atom strictly inside interval ``a``, two coordinates u, v), ``"u"``/``"v"`` (an atom pinned
@@ -172,7 +172,7 @@ def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps, b
         col += 1
     C = sp.csr_matrix((vals, (rows, cols)), shape=(max(n - 2, 0), P + nz))
     if regression:
-        sec = _secant_operator(x, 0) + _secant_operator(x, -1)
+        sec = _end_slopes_row(x)
         dvec[P:] = sec
         C = C - sp.hstack([sp.csr_matrix((max(n - 2, 0), P)), _curvature_operator(x)]) if n > 2 else C
         rhs = np.zeros(C.shape[0])

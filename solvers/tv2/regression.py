@@ -24,7 +24,13 @@ from solvers._validation import Data
 from solvers.errors import InputError
 from solvers.piecewise import tv2_cost
 from solvers.solution import Solution
-from solvers.tv2.discrete import _p_from_jumps, _secants, _slope_jumps
+from solvers.tv2.discrete import (
+    _end_slopes_row,
+    _p_from_jumps,
+    _secants,
+    _signed_curvature_row,
+    _slope_jumps,
+)
 from solvers.tv2.exact import (
     _curvature_signs,
     _exact_interpolant,
@@ -36,7 +42,7 @@ from solvers.tv2.scaling import _rescale_exponents, _unscale_function
 
 __all__ = ["polish_data_knot_regression"]
 
-# ----------------------------------------------------------------------------- the objective, its dual bound, the Solution
+# ----------------------------------------------------------------------------- objective, dual bound, Solution
 def _sse(w, z, y, offset):
     r = z - y
     return float(np.dot(w, r * r)) + offset
@@ -81,11 +87,7 @@ def _dual_bound(x, y, w, offset, lam, h, z, variant):
     dy = _secants(x, y)[2]
     info = {}
     if variant == "no-skip":
-        Svec = np.zeros(n)
-        Svec[0] -= 1.0 / h[0]
-        Svec[1] += 1.0 / h[0]
-        Svec[-2] -= 1.0 / h[-1]
-        Svec[-1] += 1.0 / h[-1]
+        Svec = _end_slopes_row(x)
         q = 0.5 * float(np.dot(gstar, x - np.mean(x)))  # <S, x> = 2 and <S, 1> = 0
         rest = gstar - q * Svec
     else:
@@ -132,6 +134,18 @@ def _regression_solution(data, lam, variant, f, z_hint, method, solver, status, 
 
 
 # ----------------------------------------------------------------------------- V1: active set on the data-knot problem
+def _hat_basis(x, nodes):
+    r"""The PL functions with nodes ``x[nodes]`` (data indices, both ends included) at the data:
+    :math:`z=v_k(1-\phi)+v_{k+1}\phi` with node values ``v``. Returns ``(X, k, phi)``, ``X = x[nodes]``."""
+    X = x[nodes]
+    H = np.diff(X)
+    m = X.size
+    k = np.empty(x.size, dtype=np.intp)
+    k[:-1] = np.repeat(np.arange(m - 1), np.diff(nodes))
+    k[-1] = m - 2
+    return X, k, (x - X[k]) / H[k]
+
+
 def _reduced_fit(x, y, w, lam, nodes, sig):
     r"""Exact minimiser over PL functions with knots only at ``nodes`` (data indices, both ends
     included) of :math:`\sum w(z-y)^2+\lambda\sum_a\sigma_a\,(Dz)_a`.
@@ -139,26 +153,15 @@ def _reduced_fit(x, y, w, lam, nodes, sig):
     In the hat basis of the nodes the normal matrix :math:`B^\top WB` is tridiagonal and SPD
     (each node is a data point), so one banded Cholesky solve gives the node values ``v``.
     """
-    n = x.size
-    X = x[nodes]
-    H = np.diff(X)
+    X, k, phi = _hat_basis(x, nodes)
     m = X.size
-    k = np.empty(n, dtype=np.intp)
-    k[:-1] = np.repeat(np.arange(m - 1), np.diff(nodes))
-    k[-1] = m - 2
-    phi = (x - X[k]) / H[k]
     a = 1.0 - phi
     wa, wp = w * a, w * phi
     diag = np.bincount(k, wa * a, minlength=m) + np.bincount(k + 1, wp * phi, minlength=m)
     off = np.bincount(k, wa * phi, minlength=m)[: m - 1]
     rhs = np.bincount(k, wa * y, minlength=m) + np.bincount(k + 1, wp * y, minlength=m)
     if m > 2:
-        cs = sig.astype(np.float64)
-        jt = np.zeros(m)
-        jt[:-2] += cs / H[:-1]
-        jt[1:-1] -= cs * (1.0 / H[:-1] + 1.0 / H[1:])
-        jt[2:] += cs / H[1:]
-        rhs -= 0.5 * lam * jt
+        rhs -= 0.5 * lam * _signed_curvature_row(X, sig)
     ab = np.zeros((2, m))
     ab[0, 1:] = off
     ab[1] = diag
@@ -299,7 +302,7 @@ def _v1_regression(data, lam, select, solver, allow_inaccurate, cert, lam_max):
     return _regression_solution(data, lam, "skip", f, z, "exact", label, "optimal", cert, select)
 
 
-# ----------------------------------------------------------------------------- exact polish of a conic data-knot solution on its face
+# ----------------------------------------------------------------------------- exact face polish of a conic solution
 #: Relative sizes below which a slope change of the conic solution is read as zero when its face is
 #: identified (interior-point noise is ~1e-9 of the largest; genuine small kinks can be 1e-5).
 _POLISH_THRESHOLDS = (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9)
@@ -330,27 +333,15 @@ def _face_solve(x, y, w, lam, sig, case, eps):
 
     n = x.size
     nodes = np.concatenate(([0], np.flatnonzero(sig[1:-1]) + 1, [n - 1]))
-    X = x[nodes]
-    H = np.diff(X)
+    X, k, phi = _hat_basis(x, nodes)
     m = X.size
-    k = np.minimum(np.searchsorted(X, x, side="right") - 1, m - 2)
-    phi = (x - X[k]) / H[k]
     B = sp.csr_matrix((np.concatenate([1.0 - phi, phi]), (np.tile(np.arange(n), 2), np.concatenate([k, k + 1]))),
                       shape=(n, m))
     G = (B.T @ sp.diags(w) @ B).tocsc()
     # sigma^T D_N v: second divided differences at the interior nodes, weighted by their signs
-    cD = np.zeros(m)
-    if m > 2:
-        sg = sig[nodes[1:-1]].astype(np.float64)
-        cD[:-2] += sg / H[:-1]
-        cD[1:-1] -= sg * (1.0 / H[:-1] + 1.0 / H[1:])
-        cD[2:] += sg / H[1:]
+    cD = _signed_curvature_row(X, sig[nodes[1:-1]]) if m > 2 else np.zeros(m)
     # S_N v = first + last secant slope (z is linear between nodes, so these are the data secants)
-    cS = np.zeros(m)
-    cS[0] -= 1.0 / H[0]
-    cS[1] += 1.0 / H[0]
-    cS[-2] -= 1.0 / H[-1]
-    cS[-1] += 1.0 / H[-1]
+    cS = _end_slopes_row(X)
     rhs = 2.0 * (B.T @ (w * y))
     if case == "V":
         v = spsolve(2.0 * G, rhs - lam * cD)
@@ -420,7 +411,7 @@ def polish_data_knot_regression(x, y, w, lam, z, variant):
     return best_z, info
 
 
-# ----------------------------------------------------------------------------- entry (called by solvers.tv2.tv2_regression)
+# ----------------------------------------------------------------------------- entry (solvers.tv2.tv2_regression)
 def _exact_regression(data, lam, variant, select, solver, allow_inaccurate):
     """V1/V2 regression, solved on power-of-two rescaled data when the slopes of the given data
     under/overflow (:func:`~solvers.tv2.scaling._rescale_exponents`)."""

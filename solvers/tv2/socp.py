@@ -230,7 +230,7 @@ def bias_interpolant(data, *, solver=None, allow_inaccurate=False, solver_option
     Returns
     -------
     Solution
-        ``value`` = :func:`tv2_cost` of the returned function; ``lower_bound`` = dual
+        ``value`` = :func:`~solvers.tv2_cost` of the returned function; ``lower_bound`` = dual
         objective of the SOCP's dual certificate :math:`q` (PL, knots at the data, zero outside
         the hull) after rescaling so that :math:`|q(t)|\le\omega(t)` holds exactly for all
         :math:`t` (``certificate["bound_kind"] == "continuous-dual"``): a genuine lower bound on
@@ -282,7 +282,7 @@ def bias_regression(data, lam, *, solver=None, allow_inaccurate=False, solver_op
     value adds ``data.sse_offset`` so it is the SSE over the original points). Same SOCP as
     :func:`bias_interpolant` with free fitted values :math:`z` in place of :math:`y`.
 
-    ``lower_bound`` is the Fenchel dual bound (:func:`_regression_bound`) of the dual function
+    ``lower_bound`` is the Fenchel dual bound (:func:`~solvers.tv2.certificates._regression_bound`) of the dual function
     built from the residual, :math:`\lambda g = 2W(y-f(x))`, rescaled to exact feasibility.
     ``lam == 0`` returns the min-norm interpolant (the limit; the objective is then the SSE
     offset only).
