@@ -112,6 +112,15 @@ def _conic_face(x, u, v, aL, aR, thr, pin, variant):
     return coords, np.array([s for st in start for s in st], dtype=np.float64)
 
 
+def _columns(coords):
+    """``(kind, sign, a, col)`` for each coordinate of a face (:func:`_conic_face`): ``col`` is its
+    first entry in the face point ``theta`` (an interior atom has two, u and v; the others one)."""
+    col = 0
+    for kind, k, a in coords:
+        yield kind, k, a, col
+        col += 2 if kind == "pair" else 1
+
+
 def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps, budget):
     r"""Exact minimiser of the SOCP restricted to one face, by Newton's method on its KKT system.
 
@@ -143,8 +152,7 @@ def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps, b
     dvec = np.zeros(P + nz)
     lin = np.zeros(P + nz)
     pairs = []
-    col = 0
-    for kind, k, a in coords:
+    for kind, k, a, col in _columns(coords):
         sg = 1.0 if k == 0 else -1.0
         if kind == "pair":
             pairs.append((col, a))
@@ -155,7 +163,6 @@ def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps, b
                     cols.append(c)
                     vals.append(sg)
                 dvec[c] = dc
-            col += 2
             continue
         if kind == "ray":
             point, t = (-1, tL) if a == 0 else (-1, tR)
@@ -169,7 +176,6 @@ def _face_newton(x, coords, theta0, target, y_fit, lam, w, variant, case, eps, b
                 vals.append(sg)
             dvec[col] = -sg if point == 0 else (sg if point == N else 0.0)
         lin[col] = float(_omega(t)) - (1.0 if bias_b else 0.0)
-        col += 1
     C = sp.csr_matrix((vals, (rows, cols)), shape=(max(n - 2, 0), P + nz))
     if regression:
         sec = _end_slopes_row(x)
@@ -281,20 +287,16 @@ def _shrink_face(x, coords, theta, variant):
     N = x.size - 1
     u, v = np.zeros((2, N)), np.zeros((2, N))
     rays = np.zeros((2, 2))
-    col = 0
-    for kind, k, a in coords:
+    for kind, k, a, col in _columns(coords):
         if kind == "pair":
             u[k, a] += theta[col]
             v[k, a] += theta[col + 1]
-            col += 2
-            continue
-        if kind == "ray":
+        elif kind == "ray":
             rays[a, k] += theta[col]
         elif kind == "u":
             u[k, a] += theta[col]
         else:
             v[k, a] += theta[col]
-        col += 1
     ray = (rays[0], rays[1]) if variant == "bias-no-skip" else (None, None)
     return _conic_face(x, u, v, *ray, 0.0, 0.0, variant)
 
@@ -303,21 +305,18 @@ def _face_function(x, coords, theta, values, c_scale):
     """PL function of a face point (scaled coordinates) through the unscaled ``values`` at x."""
     tL, tR = min(x[0], 0.0), max(x[-1], 0.0)
     knots, jumps = [], []
-    col = 0
-    for kind, k, a in coords:
+    for kind, k, a, col in _columns(coords):
         sg = 1.0 if k == 0 else -1.0
         if kind == "pair":
             uu, vv = theta[col], theta[col + 1]
             knots.append(float(np.clip((x[a] * uu + x[a + 1] * vv) / (uu + vv), x[a], x[a + 1])))
             jumps.append(sg * (uu + vv))
-            col += 2
             continue
         if kind == "ray":
             knots.append(tL if a == 0 else tR)
         else:
             knots.append(x[a] if kind == "u" else x[a + 1])
         jumps.append(sg * theta[col])
-        col += 1
     return _fit_affine(x, values, np.array(knots), c_scale * np.array(jumps))
 
 
@@ -375,12 +374,10 @@ def _polish_conic(x, y_scaled, w, lam, variant, u, v, aL, aR, c_scale, f_socp, y
             keep = [c for c in coords if not (c[0] == "ray" or (c[0] == "u" and c[2] == 0)
                                               or (c[0] == "v" and c[2] == x.size - 2))]
             if len(keep) != len(coords):
-                idx, col = [], 0
-                for c in coords:
-                    width = 2 if c[0] == "pair" else 1
-                    if c in keep:
-                        idx += list(range(col, col + width))
-                    col += width
+                idx = []
+                for kind, k, a, col in _columns(coords):
+                    if (kind, k, a) in keep:
+                        idx += list(range(col, col + (2 if kind == "pair" else 1)))
                 cc, th0 = keep, theta0[idx]
             else:
                 cc, th0 = coords, theta0
