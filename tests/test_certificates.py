@@ -13,11 +13,12 @@ from scipy.interpolate import make_smoothing_spline
 
 import solvers
 from solvers import InputError, SolverError, weighted_spline
+from solvers.tv2 import grid as tg
 from solvers.tv2 import socp as tc
 from solvers._validation import validate_data
 from solvers.piecewise import PiecewiseLinear
 from solvers.solution import OPTIMAL_RTOL, ROUNDING_RTOL, Solution
-from solvers.tv2.core import tv2_interpolant, tv2_regression
+from solvers.tv2 import tv2_interpolant, tv2_regression
 
 
 def smoothing_objective_scipy(x, y, lam):
@@ -119,11 +120,11 @@ def test_coarse_grid_is_refused_not_called_optimal():
     """MATH G7: V3 = 1.1 sqrt(10) with one knot at 1/3; a grid of the data alone costs 55 % more."""
     d = validate_data([-3.0, 2.5, 3.0], [0.0, 0.0, 1.0])
     with pytest.raises(SolverError, match="'grid' tolerance"):
-        tc.grid_interpolant(d, "bias", grid=d.x)
-    sol = tc.grid_interpolant(d, "bias", grid=d.x, allow_inaccurate=True)
+        tg.grid_interpolant(d, "bias", grid=d.x)
+    sol = tg.grid_interpolant(d, "bias", grid=d.x, allow_inaccurate=True)
     assert sol.status == "inaccurate"
     assert sol.lower_bound <= 1.1 * np.sqrt(10) <= sol.value
-    fine = tc.grid_interpolant(d, "bias")  # the default grid is within tolerance
+    fine = tg.grid_interpolant(d, "bias")  # the default grid is within tolerance
     assert fine.status == "optimal" and fine.value == pytest.approx(1.1 * np.sqrt(10), rel=OPTIMAL_RTOL["grid"])
 
 
@@ -211,7 +212,7 @@ def test_conic_bad_inputs():
     with pytest.raises(InputError, match="allow_inaccurate"):
         tc.bias_interpolant(d, allow_inaccurate="no")
     with pytest.raises(InputError, match="allow_inaccurate"):
-        tc.grid_regression(d, 0.1, "skip", allow_inaccurate="no")
+        tg.grid_regression(d, 0.1, "skip", allow_inaccurate="no")
     with pytest.raises(InputError, match="solver"):
         tv2_regression(X, Y, 0.1, variant="bias", solver=3)
 

@@ -1,4 +1,4 @@
-"""Tests of the conic programs of solvers/tv2_conic.py (MATH.md A.2, B.1-B.4, G).
+"""Tests of the conic programs of solvers/tv2/socp.py and solvers/tv2/grid.py (MATH.md A.2, B.1-B.4, G).
 
 Exact SOCPs (V3, V4) are checked against MATH G closed forms and against knot-grid programs
 written independently of the library: the LP of tests/test_oracles.py (``GridLP``, scipy linprog /
@@ -6,7 +6,7 @@ HiGHS, cost of MATH A.2 as an epigraph) for interpolation and a cvxpy/ECOS grid 
 regression. On a grid of step delta that holds the data (and 0), the grid optimum satisfies
 R* <= LP <= R* (1 + delta^2 / 8) (test_oracles, oracle 1). Every certificate is checked to be a
 genuine lower bound (against that LP, and by brute force on a dense grid of t). The library's own
-grid programs (``tc.grid_interpolant`` / ``grid_regression``) are tested against the same oracles
+grid programs (``tg.grid_interpolant`` / ``grid_regression``) are tested against the same oracles
 and the MATH B closed forms. Costs of returned functions are recomputed from their evaluations
 (``test_public_api.cost_from_evaluations``), not by the library's ``tv2_cost``.
 """
@@ -14,6 +14,8 @@ and the MATH B closed forms. Costs of returned functions are recomputed from the
 import numpy as np
 import pytest
 
+from solvers.tv2 import certificates
+from solvers.tv2 import grid as tg
 from solvers.tv2 import socp as tc
 from solvers._validation import validate_data
 from solvers.errors import SolverError
@@ -97,8 +99,8 @@ def test_case1_v3_two_sqrt2():
     assert sol.variant == "bias" and sol.problem == "interpolation" and sol.method == "exact"
     assert_certified(sol, 1e-8)
     # grid paths: V1 = 2 exactly, V3 on the default grid hits the data knot
-    assert tc.grid_interpolant(d, "skip").value == pytest.approx(2.0, abs=1e-9)
-    assert tc.grid_interpolant(d, "bias").value == pytest.approx(2 * np.sqrt(2), abs=1e-8)
+    assert tg.grid_interpolant(d, "skip").value == pytest.approx(2.0, abs=1e-9)
+    assert tg.grid_interpolant(d, "bias").value == pytest.approx(2 * np.sqrt(2), abs=1e-8)
 
 
 def test_case2_v3_sqrt13_single_knot():
@@ -122,8 +124,8 @@ def test_case3_v4_relu_and_line_costs():
     sol = tc.bias_no_skip_interpolant(d)
     assert sol.value == pytest.approx(1.0, abs=1e-8)  # V4* = V2* = 1 (relu)
     assert_certified(sol, 1e-8)
-    assert tc.grid_interpolant(d, "no-skip").value == pytest.approx(1.0, abs=1e-8)
-    assert tc.grid_interpolant(d, "bias-no-skip").value == pytest.approx(1.0, abs=1e-6)
+    assert tg.grid_interpolant(d, "no-skip").value == pytest.approx(1.0, abs=1e-8)
+    assert tg.grid_interpolant(d, "bias-no-skip").value == pytest.approx(1.0, abs=1e-6)
     # V3 with two points: the line, cost 0
     v3 = tc.bias_interpolant(d)
     assert v3.value == 0.0 and v3.knots.size == 0
@@ -142,8 +144,8 @@ def test_case7_bf_counterexample():
 
 def test_case4_v2_boundary_dominated_grid():
     d = data([0, 1, 2], [0, 1, 3])
-    assert tc.grid_interpolant(d, "skip").value == pytest.approx(1.0, abs=1e-8)
-    assert tc.grid_interpolant(d, "no-skip").value == pytest.approx(2.0, rel=1e-7)
+    assert tg.grid_interpolant(d, "skip").value == pytest.approx(1.0, abs=1e-8)
+    assert tg.grid_interpolant(d, "no-skip").value == pytest.approx(2.0, rel=1e-7)
 
 
 # ----------------------------------------------------------------------------- structure of V3
@@ -165,7 +167,7 @@ def test_v3_at_most_one_knot_of_each_sign_per_closed_interval():
 
 def test_value_recomputed_from_function():
     d = random_set(np.random.default_rng(3), 7)
-    for sol in (tc.bias_interpolant(d), tc.bias_no_skip_interpolant(d), tc.grid_interpolant(d, "bias")):
+    for sol in (tc.bias_interpolant(d), tc.bias_no_skip_interpolant(d), tg.grid_interpolant(d, "bias")):
         assert sol.value == pytest.approx(cost_from_evaluations(sol.function, sol.variant), rel=1e-12)
     reg = tc.bias_regression(d, 0.3)
     fitted = reg.function(d.x)
@@ -186,7 +188,7 @@ def test_v3_exact_vs_fine_weighted_grid(seed):
     assert exact.lower_bound <= lp * (1 + 1e-9)
     assert exact.value == pytest.approx(lp, rel=band(t) + 1e-7)
     assert exact.gap <= 1e-7 * exact.value
-    grid = tc.grid_interpolant(d, "bias", grid=t)  # the library's grid program: the same finite LP
+    grid = tg.grid_interpolant(d, "bias", grid=t)  # the library's grid program: the same finite LP
     assert grid.value == pytest.approx(lp, rel=1e-7)
     assert grid.lower_bound <= exact.value + 1e-9 * exact.value  # continuous certificate from the grid
     assert_interpolates(grid, d, 1e-8)
@@ -204,7 +206,7 @@ def test_v4_exact_socp_vs_grid_lp(lo, hi, seed):
     lp = oracle_lp(d, "bias-no-skip", g)
     assert exact.lower_bound <= lp * (1 + 1e-9)
     assert exact.value == pytest.approx(lp, rel=band(g) + 1e-7)
-    grid = tc.grid_interpolant(d, "bias-no-skip", grid=g)
+    grid = tg.grid_interpolant(d, "bias-no-skip", grid=g)
     assert grid.value == pytest.approx(lp, rel=1e-7)
     # V4 >= V3 and V4 >= V2 pointwise in f, hence for the optima
     assert exact.value >= tc.bias_interpolant(d).lower_bound - 1e-9
@@ -239,7 +241,7 @@ def test_regression_socp_vs_grid_qp(variant):
     assert_certified(exact, 1e-7)
     assert exact.certificate["bound_kind"] == "continuous-fenchel-dual"
     np.testing.assert_allclose(exact.fitted, qp_fitted, atol=5e-4)  # measured: 7e-5
-    grid = tc.grid_regression(d, lam, variant, grid=g)  # the library's grid QP, same finite program
+    grid = tg.grid_regression(d, lam, variant, grid=g)  # the library's grid QP, same finite program
     assert grid.value == pytest.approx(qp, rel=1e-6)
 
 
@@ -275,8 +277,8 @@ def test_grid_v1_v2_match_closed_forms():
         y = rng.normal(size=n) + rng.uniform(-3, 3) * x  # vary the boundary term
         d = data(x, y)
         V, V2 = closed_form_v1_v2(d.x, d.y)
-        s1 = tc.grid_interpolant(d, "skip")
-        s2 = tc.grid_interpolant(d, "no-skip")
+        s1 = tg.grid_interpolant(d, "skip")
+        s2 = tg.grid_interpolant(d, "no-skip")
         assert s1.value == pytest.approx(V, rel=1e-7, abs=1e-9)
         assert s2.value == pytest.approx(V2, rel=1e-7, abs=1e-9)
         for s in (s1, s2):
@@ -296,7 +298,7 @@ def test_grid_v1_regression_matches_data_knot_qp():
     s = (z[1:] - z[:-1]) / h
     ref = cp.Problem(cp.Minimize(cp.sum_squares(z - d.y) + lam * cp.norm1(s[1:] - s[:-1])))
     ref.solve(solver="CLARABEL")
-    sol = tc.grid_regression(d, lam, "skip", grid=np.linspace(d.x[0], d.x[-1], 801))
+    sol = tg.grid_regression(d, lam, "skip", grid=np.linspace(d.x[0], d.x[-1], 801))
     assert sol.value == pytest.approx(ref.value, rel=1e-6)
     assert_certified(sol, 1e-6)
 
@@ -337,7 +339,7 @@ def test_certificate_rejects_a_random_dual():
     rng = np.random.default_rng(4)
     x = np.sort(rng.uniform(-2, 2, 7))
     q = np.concatenate(([0.0], rng.normal(scale=5, size=5), [0.0]))
-    s = tc._feasible_scale(x, q, "bias")
+    s = certificates._feasible_scale(x, q, "bias")
     assert s < 1.0
     t = np.concatenate([np.linspace(-3, 3, 200_001), x])
     ratio = np.max(np.abs(np.interp(t, x, q)) / np.hypot(1, t))
@@ -385,10 +387,10 @@ def test_non_optimal_status_raises_and_inaccurate_opt_in():
 
 def test_default_grid_density():
     x = np.linspace(0, 1, 11)
-    g = tc.default_grid(x, "bias")
+    g = tg.default_grid(x, "bias")
     assert g.size == 10 * 10 + 1 and np.all(np.isin(x, g))
-    assert tc.default_grid(x, "skip").size == 11
-    g4 = tc.default_grid(x - 3, "bias-no-skip")
+    assert tg.default_grid(x, "skip").size == 11
+    g4 = tg.default_grid(x - 3, "bias-no-skip")
     assert 0.0 in g4 and g4[0] < -3 and g4[-1] > -2
-    big = tc.default_grid(np.linspace(0, 1, 20_001), "bias")
+    big = tg.default_grid(np.linspace(0, 1, 20_001), "bias")
     assert big.size == 2 * 20_000 + 1

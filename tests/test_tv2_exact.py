@@ -1,5 +1,5 @@
-"""Exact V1/V2 TV2 solvers (solvers/tv2.py): closed forms of MATH.md G, the Debarre reference
-data, independent cvxpy cross-checks, property tests, bad input and a 10^6-point run."""
+"""Exact V1/V2 TV2 solvers (solvers/tv2/exact.py, envelope.py, regression.py): closed forms of
+MATH.md G, the Debarre reference data, independent cvxpy cross-checks, property tests, bad input and a 10^6-point run."""
 
 from pathlib import Path
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from solvers import InputError, PiecewiseLinear, tv2_cost
-from solvers.tv2.core import tv2_envelope, tv2_interpolant, tv2_regression
+from solvers.tv2 import tv2_envelope, tv2_interpolant, tv2_regression
 from test_public_api import cost_from_evaluations, v2_value  # evaluation-only R(f); MATH B.2 closed form
 
 DATA = Path(__file__).parent / "data" / "debarre_tv2_data.csv"
