@@ -16,7 +16,7 @@ from pathlib import Path
 
 from solvers import VARIANTS
 from solvers.spline.kink_density import LAW_DEFAULTS
-from solvers.tv2.core import SELECTS
+from solvers.tv2 import SELECTS
 
 __all__ = ["main", "build_parser"]
 

@@ -552,7 +552,7 @@ def _reference_params(name, params, lam):
         elif k == "output_bias":
             _bool(path, v)
         elif k == "method":
-            from solvers.tv2.core import METHODS  # weighted_spline takes the same two
+            from solvers.tv2 import METHODS  # weighted_spline takes the same two
 
             _str(path, v, METHODS)
         elif k == "solver":
