@@ -1,0 +1,35 @@
+"""What the three weighted-spline function types (banded, kernel, Galerkin) share: the
+derivative-order check, blockwise evaluation of dense expansions, and the curvature energy
+as a quadratic form over elements."""
+
+import numpy as np
+
+from solvers.errors import InputError
+
+#: Entries of one block of a dense evaluation (points x basis functions): bounds the memory of
+#: evaluating an expansion with thousands of terms at a million points.
+_BLOCK_ENTRIES = 2_000_000
+
+
+def _check_nu(nu):
+    if nu not in (0, 1, 2):
+        raise InputError(f"nu must be 0, 1 or 2; got {nu!r}")
+
+
+def _evaluate_in_blocks(t, width, block):
+    """``block(tk)`` on consecutive flat pieces ``tk`` of ``t`` with ``tk.size * width`` at most
+    :data:`_BLOCK_ENTRIES`; the result has ``t``'s shape."""
+    t = np.asarray(t, dtype=np.float64)
+    shape = t.shape
+    t = t.ravel()
+    out = np.empty(t.shape)
+    step = max(1, _BLOCK_ENTRIES // max(1, width))
+    for k in range(0, t.size, step):
+        out[k:k + step] = block(t[k:k + step])
+    return out.reshape(shape)
+
+
+def _element_energy(a, b, c, u):
+    r""":math:`\sum_i a_i u_i^2 + 2 b_i u_i u_{i+1} + c_i u_{i+1}^2`: :math:`u^\top T u` for the
+    Gram matrix T of hat functions assembled from its element moments a, b, c."""
+    return float(np.sum(a * u[:-1] ** 2 + 2.0 * b * u[:-1] * u[1:] + c * u[1:] ** 2))
