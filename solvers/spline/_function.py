@@ -1,6 +1,6 @@
-"""What the three weighted-spline function types (banded, kernel, Galerkin) share: the
-derivative-order check, blockwise evaluation of dense expansions, and the curvature energy
-as a quadratic form over elements."""
+"""What the three weighted-spline paths (banded, kernel, Galerkin) share: the derivative-order
+check and blockwise evaluation of their function types, the curvature energy as a quadratic form
+over elements, and the smoothing objective with its rounding scale."""
 
 import numpy as np
 
@@ -33,3 +33,15 @@ def _element_energy(a, b, c, u):
     r""":math:`\sum_i a_i u_i^2 + 2 b_i u_i u_{i+1} + c_i u_{i+1}^2`: :math:`u^\top T u` for the
     Gram matrix T of hat functions assembled from its element moments a, b, c."""
     return float(np.sum(a * u[:-1] ** 2 + 2.0 * b * u[:-1] * u[1:] + c * u[1:] ** 2))
+
+
+def _smoothing_value(data, fitted, lam, J):
+    r"""The smoothing objective :math:`\sum_i w_i (f(x_i)-y_i)^2 + \text{lam}\,J` on the averaged
+    data, plus the part of the sum of squares that averaging repeated x removed."""
+    return float(np.sum(data.weights * (fitted - data.y) ** 2)) + data.sse_offset + lam * J
+
+
+def _smoothing_rounding_scale(value, data, lam, mag):
+    """What double precision determines a smoothing value to: the value, the cross term of the data
+    fit, and ``lam`` times ``mag``, the rounding scale of the curvature term."""
+    return abs(value) + float(np.sqrt(abs(value) * np.sum(data.weights * data.y * data.y))) + lam * mag

@@ -19,7 +19,7 @@ from scipy.interpolate import PPoly
 from scipy.linalg import LinAlgError, solve_banded, solveh_banded
 
 from solvers.errors import InputError, SolverError
-from solvers.spline._function import _check_nu, _element_energy
+from solvers.spline._function import _check_nu, _element_energy, _smoothing_rounding_scale, _smoothing_value
 
 __all__ = ["WeightedSplineFunction"]
 
@@ -35,8 +35,8 @@ class WeightedSplineFunction:
 
     :math:`f'(t) = s_i + (\int_{x_i}^t (s-x_i) g u - \int_t^{x_{i+1}} (x_{i+1}-s) g u)/h_i`, with
     :math:`u` linear on :math:`I_i`. The integrals are the closed-form moments of
-    :meth:`KinkDensity.quad_moment` (quadrature for a custom g), split at g's breakpoints.
-    Where g is constant on the hull, f is a cubic spline and is evaluated through :attr:`ppoly`.
+    :meth:`~solvers.spline.density.KinkDensity.quad_moment` (quadrature for a custom g), split
+    at g's breakpoints. Where g is constant on the hull, f is a cubic spline and is evaluated through :attr:`ppoly`.
 
     Attributes
     ----------
@@ -329,8 +329,8 @@ def _exact_skip(data, density, lam):
         scale = abs(value) + mag
     else:
         fitted = fn(x)
-        value = float(np.sum(w * (fitted - y) ** 2)) + data.sse_offset + lam * J
+        value = _smoothing_value(data, fitted, lam, J)
         lower = value - lam * slack
-        scale = abs(value) + float(np.sqrt(abs(value) * np.sum(w * y * y))) + lam * mag
+        scale = _smoothing_rounding_scale(value, data, lam, mag)
     cert["rounding_scale"] = scale
     return fn, value, lower, fitted, cert

@@ -65,14 +65,15 @@ def _one_minus(c, s):
 class KinkDensity:
     r"""Kink density :math:`g` of a random first layer, with exact moments and kernel.
 
-    Build it with :func:`kink_density` (built-in laws) or :meth:`from_callable` (a user weight).
+    Build it with :func:`~solvers.spline.laws.kink_density` (built-in laws) or :meth:`from_callable`
+    (a user weight).
 
     Attributes
     ----------
     law : str
         ``"gaussian"``, ``"uniform"``, ``"pm1-uniform"`` or ``"custom"``.
     params : dict
-        The law's parameters (same names as :func:`kink_density` and the training layer).
+        The law's parameters (same names as :func:`~solvers.spline.laws.kink_density` and the training layer).
     second_moment : float
         :math:`E[w^2] = \int g`.
     E_b2 : float

@@ -15,7 +15,7 @@ from scipy.linalg import cholesky_banded
 
 from solvers import _cvx
 from solvers.errors import InputError
-from solvers.spline._function import _check_nu, _element_energy, _evaluate_in_blocks
+from solvers.spline._function import _check_nu, _element_energy, _evaluate_in_blocks, _smoothing_value
 from solvers.spline.banded import _Dt_times, _moments, _second_differences
 
 __all__ = ["GalerkinSplineFunction", "GALERKIN_MAX_N"]
@@ -70,7 +70,8 @@ def _galerkin_cvxpy(data, density, lam, solver, allow_inaccurate, mesh_size):
     x, y, w = data.x, data.y, data.weights
     n = x.size
     if n > GALERKIN_MAX_N:
-        raise InputError(f"method='cvxpy' (the Galerkin cross-check QP) is limited to n <= {GALERKIN_MAX_N}; got n = {n}. Use method='exact'")
+        raise InputError(f"method='cvxpy' (the Galerkin cross-check QP) is limited to n <= {GALERKIN_MAX_N}; "
+                         f"got n = {n}. Use method='exact'")
     span = x[-1] - x[0]
     ext = 0.5 * span
     lo, hi = x[0] - ext, x[-1] + ext
@@ -183,5 +184,5 @@ def _galerkin_cvxpy(data, density, lam, solver, allow_inaccurate, mesh_size):
     if lam == 0.0:
         cert["interpolation_residual"] = float(np.max(np.abs(fitted - y)))
         return fn, J, dual / span**3, fitted, cert, label, status
-    value = float(np.sum(w * (fitted - y) ** 2)) + data.sse_offset + lam * J
+    value = _smoothing_value(data, fitted, lam, J)
     return fn, value, data.sse_offset + lam_s * dual, fitted, cert, label, status

@@ -12,7 +12,13 @@ from scipy import integrate
 from scipy.linalg import LinAlgError, solve
 
 from solvers.errors import InputError, SolverError
-from solvers.spline._function import _check_nu, _element_energy, _evaluate_in_blocks
+from solvers.spline._function import (
+    _check_nu,
+    _element_energy,
+    _evaluate_in_blocks,
+    _smoothing_rounding_scale,
+    _smoothing_value,
+)
 
 __all__ = ["KernelExpansion", "KERNEL_MAX_N", "kernel_by_quadrature"]
 
@@ -134,8 +140,8 @@ def _exact_kernel(data, density, lam, output_bias):
         cert["interpolation_residual"] = float(np.max(np.abs(fitted - y)))
         cert["rounding_scale"] = abs(H) + mag
         return fn, H, dual, fitted, cert, label
-    value = float(np.sum(w * (fitted - y) ** 2)) + data.sse_offset + lam * H
-    cert["rounding_scale"] = abs(value) + float(np.sqrt(abs(value) * np.sum(w * y * y))) + lam * mag
+    value = _smoothing_value(data, fitted, lam, H)
+    cert["rounding_scale"] = _smoothing_rounding_scale(value, data, lam, mag)
     return fn, value, data.sse_offset + lam * dual, fitted, cert, label
 
 

@@ -87,9 +87,10 @@ def weighted_spline(x, y, *, weight=None, lam=0.0, skip=True, method="exact", so
         identical (x, y) pairs and rejects a repeated x with different y; smoothing averages
         repeated x (weights = counts; the removed part of the sum of squares is added back).
     weight : None, KinkDensity or callable
-        The kink density g. ``None``: g ≡ 1 (natural cubic spline). A :class:`KinkDensity`
-        from :func:`kink_density`. A callable ``g(t)`` (vectorised over ndarrays): give its
-        ``support=(lo, hi)`` (g is treated as 0 outside and never evaluated there) and the
+        The kink density g. ``None``: g ≡ 1 (natural cubic spline). A
+        :class:`~solvers.spline.KinkDensity` from :func:`~solvers.spline.kink_density`. A
+        callable ``g(t)`` (vectorised over ndarrays): give its ``support=(lo, hi)`` (g is
+        treated as 0 outside and never evaluated there) and the
         ``breakpoints`` where it is not smooth; its moments are computed by adaptive
         Gauss–Legendre quadrature split there. g must be > 0 on the data hull, else
         :class:`InputError` (the penalty would be infinite there; MATH D.3).
@@ -126,9 +127,10 @@ def weighted_spline(x, y, *, weight=None, lam=0.0, skip=True, method="exact", so
     Returns
     -------
     Solution
-        ``function`` is a :class:`WeightedSplineFunction` (exact on all of R; ``.ppoly`` where g
-        is constant on the hull), a :class:`KernelExpansion` (skip=False) or a
-        :class:`GalerkinSplineFunction` (cvxpy). ``value`` is recomputed from it: :math:`J(f) =
+        ``function`` is a :class:`~solvers.spline.WeightedSplineFunction` (exact on all of R;
+        ``.ppoly`` where g is constant on the hull), a :class:`~solvers.spline.KernelExpansion`
+        (skip=False) or a :class:`~solvers.spline.GalerkinSplineFunction` (cvxpy), all three
+        importable from :mod:`solvers` and ``minnorm``. ``value`` is recomputed from it: :math:`J(f) =
         u^\top T u` (interpolation) or :math:`\sum_i (f(x_i)-y_i)^2 + \text{lam}\,J(f)`.
         ``lower_bound`` is the weak-duality bound :math:`2u^\top Dy - u^\top Tu` (see
         ``certificate["bound_kind"]``); by the projection identity :math:`J(h) - J^* = \int
