@@ -16,16 +16,17 @@ def _check_nu(nu):
         raise InputError(f"nu must be 0, 1 or 2; got {nu!r}")
 
 
-def _evaluate_in_blocks(t, width, block):
-    """``block(tk)`` on consecutive flat pieces ``tk`` of ``t`` with ``tk.size * width`` at most
-    :data:`_BLOCK_ENTRIES`; the result has ``t``'s shape."""
+def _evaluate_in_blocks(t, nu, width, block):
+    """The ``nu``-th derivative at ``t`` from ``block(tk, nu)`` on consecutive flat pieces ``tk`` of
+    ``t`` with ``tk.size * width`` at most :data:`_BLOCK_ENTRIES`; the result has ``t``'s shape."""
+    _check_nu(nu)
     t = np.asarray(t, dtype=np.float64)
     shape = t.shape
     t = t.ravel()
     out = np.empty(t.shape)
     step = max(1, _BLOCK_ENTRIES // max(1, width))
     for k in range(0, t.size, step):
-        out[k:k + step] = block(t[k:k + step])
+        out[k:k + step] = block(t[k:k + step], nu)
     return out.reshape(shape)
 
 

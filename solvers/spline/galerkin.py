@@ -15,7 +15,7 @@ from scipy.linalg import cholesky_banded
 
 from solvers import _cvx
 from solvers.errors import InputError
-from solvers.spline._function import _check_nu, _element_energy, _evaluate_in_blocks, _smoothing_value
+from solvers.spline._function import _element_energy, _evaluate_in_blocks, _smoothing_value
 from solvers.spline.banded import _Dt_times, _moments, _second_differences
 
 __all__ = ["GalerkinSplineFunction", "GALERKIN_MAX_N"]
@@ -34,8 +34,7 @@ class GalerkinSplineFunction:
         self.mesh, self.v, self.alpha, self.beta = mesh, v, float(alpha), float(beta)
 
     def __call__(self, t, nu=0):
-        _check_nu(nu)
-        return _evaluate_in_blocks(t, self.mesh.size, lambda tk: self._block(tk, nu))
+        return _evaluate_in_blocks(t, nu, self.mesh.size, self._block)
 
     def _block(self, t, nu):
         if nu == 2:

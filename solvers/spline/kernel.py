@@ -13,7 +13,6 @@ from scipy.linalg import LinAlgError, solve
 
 from solvers.errors import InputError, SolverError
 from solvers.spline._function import (
-    _check_nu,
     _element_energy,
     _evaluate_in_blocks,
     _smoothing_rounding_scale,
@@ -37,8 +36,7 @@ class KernelExpansion:
         self.x, self.beta, self.d, self.density = x, beta, float(d), density
 
     def __call__(self, t, nu=0):
-        _check_nu(nu)
-        return _evaluate_in_blocks(t, self.x.size, lambda tk: self._block(tk, nu))
+        return _evaluate_in_blocks(t, nu, self.x.size, self._block)
 
     def _block(self, t, nu):
         tk, xr = t[:, None], self.x[None, :]
