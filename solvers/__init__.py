@@ -15,8 +15,15 @@ Problems (MATH.md sections A-D):
 from solvers.errors import InputError, SolverError
 from solvers.piecewise import VARIANTS, PiecewiseLinear, tv2_cost
 from solvers.solution import Solution
+from solvers.spline import (
+    GalerkinSplineFunction,
+    KernelExpansion,
+    KinkDensity,
+    WeightedSplineFunction,
+    kink_density,
+    weighted_spline,
+)
 from solvers.tv2 import Envelope, tv2_envelope, tv2_interpolant, tv2_regression
-from solvers.spline import KinkDensity, WeightedSplineFunction, kink_density, weighted_spline
 
 __all__ = [
     "InputError",
@@ -32,5 +39,7 @@ __all__ = [
     "KinkDensity",
     "kink_density",
     "WeightedSplineFunction",
+    "KernelExpansion",
+    "GalerkinSplineFunction",
     "weighted_spline",
 ]

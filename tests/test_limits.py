@@ -22,7 +22,7 @@ import solvers
 from minnorm.comparison.sweeps.config import ConfigError, parse_config
 from minnorm.training.loop import limit_reference
 from solvers import InputError
-from solvers.spline.kink_density import LAW_DEFAULTS, kink_density
+from solvers.spline.laws import LAW_DEFAULTS, kink_density
 
 
 # ------------------------------------------------------------------------------ MATH D.1 closed forms

@@ -5,8 +5,17 @@ import pytest
 from scipy import integrate
 from scipy.interpolate import CubicSpline, PPoly, make_smoothing_spline
 
-from solvers import InputError, KinkDensity, SolverError, WeightedSplineFunction, kink_density, weighted_spline
-from solvers.spline.kink_density import kernel_by_quadrature
+from solvers import (
+    GalerkinSplineFunction,
+    InputError,
+    KernelExpansion,
+    KinkDensity,
+    SolverError,
+    WeightedSplineFunction,
+    kink_density,
+    weighted_spline,
+)
+from solvers.spline.kernel import kernel_by_quadrature
 
 G9_X = np.array([-1.5, -0.7, -0.1, 0.4, 1.0, 1.6])
 G9_Y = np.array([0.3, -0.5, 0.8, 0.1, -0.6, 0.2])
@@ -449,6 +458,25 @@ def test_two_points_give_the_line(weight):
     sm = weighted_spline([0.0, 2.0], [1.0, 3.0], weight=weight, lam=0.5)
     np.testing.assert_allclose(sm(t), 1.0 + t, rtol=1e-15)
 
+
+def test_each_path_returns_its_exported_function_type():
+    """The type of every Solution.function a user receives is importable (solvers, solvers.spline, mn)."""
+    import minnorm as mn
+    import solvers.spline
+
+    kd = kink_density("gaussian")
+    assert isinstance(kd, KinkDensity)
+    cases = [
+        (weighted_spline(G9_X, G9_Y, weight=kd), WeightedSplineFunction),
+        (weighted_spline(G9_X, G9_Y, weight=kd, lam=0.1), WeightedSplineFunction),
+        (weighted_spline(G9_X, G9_Y, weight=kd, skip=False), KernelExpansion),
+        (weighted_spline(G9_X, G9_Y, weight=kd, skip=False, output_bias=False, lam=0.1), KernelExpansion),
+        (weighted_spline(G9_X, G9_Y, method="cvxpy"), GalerkinSplineFunction),
+    ]
+    for sol, cls in cases:
+        assert type(sol.function) is cls
+        assert getattr(solvers.spline, cls.__name__) is cls and getattr(mn, cls.__name__) is cls
+        assert cls.__name__ in solvers.spline.__all__ and cls.__name__ in mn.__all__
 
 def test_kernel_smoothing_and_skip_false_gaussian():
     kd = kink_density("gaussian")

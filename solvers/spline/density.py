@@ -1,29 +1,14 @@
-r"""Kink densities of random first layers (MATH D.1) and their exact moments and kernels.
+r"""The kink density g of a random first layer as an object: :class:`KinkDensity`, with exact
+moments and random-feature kernels (MATH D.1-D.3).
 
-A hidden unit :math:`\sigma(wx+b)` with :math:`w \ne 0` has its kink at :math:`\xi = -b/w`.
-For a random first layer :math:`(w, b) \sim \mu` the *kink density* is
-
-.. math::  g_\pm(t) = p_\xi(t)\, E[w^2 1\{\pm w > 0\} \mid \xi = t], \qquad g = g_+ + g_-,
-           \qquad \int g = E[w^2].
-
-It is the weight of the curvature penalty :math:`\int f''^2/g` of the kernel / random-feature
-limit (MATH D.2, D.3). Three laws are built in, all sign-symmetric (:math:`g_\pm = g/2`) with
-:math:`E[wb] = 0`:
-
-=================  ==================  ==================================================================
-law                parameters          :math:`g(t)`
-=================  ==================  ==================================================================
-``"gaussian"``     sigma_w, sigma_b    :math:`2\sigma_w^2\gamma^3/(\pi(\gamma^2+t^2)^2)`, :math:`\gamma=\sigma_b/\sigma_w`
-``"uniform"``      A, B                :math:`A^3/(8B)` for :math:`|t|\le B/A`, :math:`B^3/(8At^4)` outside
-``"pm1-uniform"``  c                   :math:`1/(2c)` on :math:`[-c, c]`, 0 outside
-=================  ==================  ==================================================================
-
-``"uniform"`` is :math:`w\sim U[-A,A]`, :math:`b\sim U[-B,B]` (torch's default ``nn.Linear(1, m)``
-is A = B = 1); ``"pm1-uniform"`` is :math:`w=\pm1` with probability 1/2 each, :math:`b\sim U[-c,c]`.
+A :class:`KinkDensity` describes g piece by piece (regions where it is constant, a
+:math:`k/t^4` tail, the Gaussian law's :math:`k/(\gamma^2+t^2)^2`, zero, or a user callable);
+the built-in laws are built by :func:`solvers.spline.laws.kink_density`, a user weight by
+:meth:`KinkDensity.from_callable`.
 
 Every integral the spline and kernel solvers need is of the form
 :math:`\int_p^q (s-\alpha)(s-\beta)\, g(s)\, ds` (:meth:`KinkDensity.quad_moment`) or
-:math:`\int_p^q (s-\alpha) g(s)\, ds` (:meth:`KinkDensity.lin_moment`). For the three laws they
+:math:`\int_p^q (s-\alpha) g(s)\, ds` (:meth:`KinkDensity.lin_moment`). For the built-in laws they
 are evaluated in closed form *without cancellation*, which matters for short intervals
 (n = 10^6 data points): differences of antiderivatives would lose all digits there.
 
@@ -35,49 +20,17 @@ are evaluated in closed form *without cancellation*, which matters for short int
   with :math:`|z_\alpha| = \sqrt{\gamma^2+\alpha^2}`; angle differences are formed with ``atan2``
   of differences and :math:`\delta - \sin\delta` by its series for small :math:`\delta`.
 
-A user weight (``KinkDensity.from_callable``) is integrated by vectorised adaptive
-Gauss–Legendre quadrature split at its breakpoints.
+A user weight is integrated by vectorised adaptive Gauss–Legendre quadrature split at its
+breakpoints.
 """
 
-from types import MappingProxyType
-
 import numpy as np
-from scipy import integrate
 
 from solvers.errors import InputError
 
-__all__ = ["KinkDensity", "kink_density", "LAWS", "LAW_DEFAULTS"]
-
-#: The one table of default law parameters, shared by :func:`kink_density`, the network's
-#: initialisation (``minnorm.ShallowReLU(init=law)``) and the named references, so that
-#: ``kink_density(law)`` is the kink density of ``ShallowReLU(init=law)``. Read-only.
-#: ``uniform`` A = B = 1 is torch's default ``nn.Linear(1, m)``; ``pm1-uniform`` c = 2 is
-#: MATH D.2/D.4/G9's law (kinks cover the default data domain [-1, 1] with margin, as the
-#: weighted spline needs g > 0 on a neighbourhood of the data hull, MATH D.3).
-LAW_DEFAULTS = MappingProxyType({
-    "gaussian": MappingProxyType({"sigma_w": 1.0, "sigma_b": 1.0}),
-    "uniform": MappingProxyType({"A": 1.0, "B": 1.0}),
-    "pm1-uniform": MappingProxyType({"c": 2.0}),
-})
-
-#: Built-in initialisation laws.
-LAWS = tuple(LAW_DEFAULTS)
-
-#: Smallest / largest magnitude a derived constant of a law may have: below the normal range
-#: (or above the float64 range) g, its moments or the kernel lose all digits or overflow.
-_TINY, _HUGE = np.finfo(np.float64).tiny, np.finfo(np.float64).max
+__all__ = ["KinkDensity"]
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(10)
-
-
-def _positive(name, value):
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a positive real number; got {value!r}") from exc
-    if not (np.isfinite(v) and v > 0):
-        raise InputError(f"{name} must be finite and > 0; got {value!r}")
-    return v
 
 
 def _d_minus_sin(d):
@@ -95,17 +48,32 @@ def _simpson(lo, hi, f_lo, f_mid, f_hi):
     return (hi - lo) / 6.0 * (f_lo + 4.0 * f_mid + f_hi)
 
 
+def _reciprocal_ends(a, b):
+    """``1/a``, ``1/b`` and the length ``|1/a - 1/b|`` of a tail piece ``[a, b]`` (0 outside it),
+    the length as ``(b - a)/(ab)`` without cancellation where both ends are finite."""
+    ra, rb = 1.0 / a, 1.0 / b
+    with np.errstate(invalid="ignore"):
+        lr = np.where(np.isinf(a) | np.isinf(b), np.abs(ra - rb), (b - a) / (a * b))
+    return ra, rb, lr
+
+
+def _one_minus(c, s):
+    """``1 - c/s = (s - c)/s`` from the difference ``s - c`` (1 at ``s = +-inf``)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isinf(s), 1.0, (s - c) / s)
+
 class KinkDensity:
     r"""Kink density :math:`g` of a random first layer, with exact moments and kernel.
 
-    Build it with :func:`kink_density` (built-in laws) or :meth:`from_callable` (a user weight).
+    Build it with :func:`~solvers.spline.laws.kink_density` (built-in laws) or :meth:`from_callable`
+    (a user weight).
 
     Attributes
     ----------
     law : str
         ``"gaussian"``, ``"uniform"``, ``"pm1-uniform"`` or ``"custom"``.
     params : dict
-        The law's parameters (same names as :func:`kink_density` and the training layer).
+        The law's parameters (same names as :func:`~solvers.spline.laws.kink_density` and the training layer).
     second_moment : float
         :math:`E[w^2] = \int g`.
     E_b2 : float
@@ -230,6 +198,27 @@ class KinkDensity:
     def _gamma(self):
         return self.params["sigma_b"] / self.params["sigma_w"]
 
+    @property
+    def _arc_scale(self):
+        r""":math:`2\sigma_w^2/\pi`: the Gaussian law's :math:`g\,ds` is this times :math:`\cos^2\theta\,d\theta`."""
+        return 2.0 * self.params["sigma_w"] ** 2 / np.pi
+
+    def _integrate(self, piece, p, q, *points):
+        r"""Sum over g's regions of ``piece(kind, coef, a, b, *points)``, the integral over
+        :math:`[a, b] = [p, q]\cap` region (broadcast, ``p <= q``); ``points`` are the
+        :math:`\alpha, \beta` of the integrand's linear factors."""
+        p, q, *points = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (p, q, *points)))
+        out = np.zeros(p.shape)
+        for lo, hi, kind, coef in self._regions:
+            if kind == "zero":
+                continue
+            a = np.maximum(p, lo)
+            b = np.minimum(q, hi)
+            m = a < b
+            if np.any(m):
+                out[m] += piece(kind, coef, a[m], b[m], *(v[m] for v in points))
+        return out
+
     def quad_moment(self, p, q, alpha, beta):
         r""":math:`\int_p^q (s-\alpha)(s-\beta)\, g(s)\, ds`, vectorised (broadcast), ``p <= q``.
 
@@ -237,77 +226,62 @@ class KinkDensity:
         or ``q`` allowed where the integral converges. Custom weights: adaptive
         Gauss–Legendre split at the breakpoints.
         """
-        p, q, alpha, beta = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (p, q, alpha, beta)))
-        out = np.zeros(p.shape)
-        for lo, hi, kind, coef in self._regions:
-            if kind == "zero":
-                continue
-            a = np.maximum(p, lo)
-            b = np.minimum(q, hi)
-            m = a < b
-            if not np.any(m):
-                continue
-            a, b, al, be = a[m], b[m], alpha[m], beta[m]
-            # linear factors are formed from differences (a - alpha) etc., never from absolute
-            # coordinates: on short intervals far from 0 the latter lose eps*|x|/h relative
-            if kind == "const":
-                aa, ba, ab_, bb = a - al, b - al, a - be, b - be
-                val = coef * _simpson(a, b, aa * ab_, 0.25 * (aa + ba) * (ab_ + bb), ba * bb)
-            elif kind == "tail4":
-                # r = 1/s on [1/b, 1/a]; 1 - alpha r = (s - alpha)/s; the r-length (b - a)/(ab)
-                # is formed without cancellation.
-                ra, rb = 1.0 / a, 1.0 / b
-                with np.errstate(invalid="ignore"):
-                    lr = np.where(np.isinf(a) | np.isinf(b), np.abs(ra - rb), (b - a) / (a * b))
-                    la = np.where(np.isinf(a), 1.0, (a - al) / a)
-                    lb = np.where(np.isinf(b), 1.0, (b - al) / b)
-                    ma = np.where(np.isinf(a), 1.0, (a - be) / a)
-                    mb = np.where(np.isinf(b), 1.0, (b - be) / b)
-                val = coef * lr / 6.0 * (la * ma + (la + lb) * (ma + mb) + lb * mb)
-            elif kind == "cauchy":
-                val = self._cauchy_quad(a, b, al, be)
-            else:
-                da, db_ = a - al, a - be
-                val = _adaptive_gl(lambda lo, off, i: (da[i] + (lo - a[i]) + off) * (db_[i] + (lo - a[i]) + off)
-                                   * self._fun_checked(lo + off), a, b)
-            out[m] += val
-        return out
+        return self._integrate(self._quad_piece, p, q, alpha, beta)
+
+    def _quad_piece(self, kind, coef, a, b, al, be):
+        # linear factors are formed from differences (a - alpha) etc., never from absolute
+        # coordinates: on short intervals far from 0 the latter lose eps*|x|/h relative
+        if kind == "const":
+            aa, ba, ab_, bb = a - al, b - al, a - be, b - be
+            return coef * _simpson(a, b, aa * ab_, 0.25 * (aa + ba) * (ab_ + bb), ba * bb)
+        if kind == "tail4":
+            # r = 1/s on [1/b, 1/a]; 1 - alpha r = (s - alpha)/s
+            _, _, lr = _reciprocal_ends(a, b)
+            la, lb, ma, mb = _one_minus(al, a), _one_minus(al, b), _one_minus(be, a), _one_minus(be, b)
+            return coef * lr / 6.0 * (la * ma + (la + lb) * (ma + mb) + lb * mb)
+        if kind == "cauchy":
+            return self._cauchy_quad(a, b, al, be)
+        da, db_ = a - al, a - be
+        return _adaptive_gl(lambda lo, off, i: (da[i] + (lo - a[i]) + off) * (db_[i] + (lo - a[i]) + off)
+                            * self._fun_checked(lo + off), a, b)
 
     def lin_moment(self, p, q, alpha):
         r""":math:`\int_p^q (s-\alpha)\, g(s)\, ds`, vectorised, ``p <= q`` (built-in laws exact)."""
-        p, q, alpha = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (p, q, alpha)))
-        out = np.zeros(p.shape)
-        for lo, hi, kind, coef in self._regions:
-            if kind == "zero":
-                continue
-            a = np.maximum(p, lo)
-            b = np.minimum(q, hi)
-            m = a < b
-            if not np.any(m):
-                continue
-            a, b, al = a[m], b[m], alpha[m]
-            if kind == "const":
-                val = coef * (b - a) * 0.5 * ((a - al) + (b - al))
-            elif kind == "tail4":
-                # (s - alpha) s^-4 ds = -(1 - alpha r) r dr
-                ra, rb = 1.0 / a, 1.0 / b
-                with np.errstate(invalid="ignore"):
-                    lr = np.where(np.isinf(a) | np.isinf(b), np.abs(ra - rb), (b - a) / (a * b))
-                    la = np.where(np.isinf(a), 1.0, (a - al) / a)
-                    lb = np.where(np.isinf(b), 1.0, (b - al) / b)
-                val = coef * lr / 6.0 * (la * ra + (la + lb) * (ra + rb) + lb * rb)
-            elif kind == "cauchy":
-                gam = self._gamma
-                K = 2.0 * self.params["sigma_w"] ** 2 / np.pi
-                ta, tb, tal = np.arctan(a / gam), np.arctan(b / gam), np.arctan(al / gam)
-                d = tb - ta
-                # (s-alpha) g ds = K gam sec(theta_alpha) sin(theta - theta_alpha) cos(theta) d theta
-                val = K * np.hypot(gam, al) * (np.sin(ta + tb - tal) * np.sin(d) - d * np.sin(tal)) / 2.0
-            else:
-                da = a - al
-                val = _adaptive_gl(lambda lo, off, i: (da[i] + (lo - a[i]) + off) * self._fun_checked(lo + off), a, b)
-            out[m] += val
-        return out
+        return self._integrate(self._lin_piece, p, q, alpha)
+
+    def _lin_piece(self, kind, coef, a, b, al):
+        if kind == "const":
+            return coef * (b - a) * 0.5 * ((a - al) + (b - al))
+        if kind == "tail4":
+            # (s - alpha) s^-4 ds = -(1 - alpha r) r dr
+            ra, rb, lr = _reciprocal_ends(a, b)
+            la, lb = _one_minus(al, a), _one_minus(al, b)
+            return coef * lr / 6.0 * (la * ra + (la + lb) * (ra + rb) + lb * rb)
+        if kind == "cauchy":
+            gam = self._gamma
+            ta, tb, tal = np.arctan(a / gam), np.arctan(b / gam), np.arctan(al / gam)
+            d = tb - ta
+            # (s-alpha) g ds = K gam sec(theta_alpha) sin(theta - theta_alpha) cos(theta) d theta
+            return self._arc_scale * np.hypot(gam, al) * (np.sin(ta + tb - tal) * np.sin(d) - d * np.sin(tal)) / 2.0
+        da = a - al
+        return _adaptive_gl(lambda lo, off, i: (da[i] + (lo - a[i]) + off) * self._fun_checked(lo + off), a, b)
+
+    def mass(self, p, q):
+        r""":math:`\int_p^q g(s)\, ds`, vectorised, ``p <= q`` (built-in laws exact)."""
+        return self._integrate(self._mass_piece, p, q)
+
+    def _mass_piece(self, kind, coef, a, b):
+        if kind == "const":
+            return coef * (b - a)
+        if kind == "tail4":
+            ra, rb, lr = _reciprocal_ends(a, b)
+            rm = 0.5 * (ra + rb)
+            return coef * lr / 6.0 * (rb * rb + 4.0 * rm * rm + ra * ra)
+        if kind == "cauchy":
+            ta, tb = np.arctan(a / self._gamma), np.arctan(b / self._gamma)
+            d = tb - ta
+            return self._arc_scale * (d + np.cos(ta + tb) * np.sin(d)) / 2.0
+        return _adaptive_gl(lambda lo, off, i: self._fun_checked(lo + off), a, b)
 
     def _fun_checked(self, s):
         v = np.asarray(self._fun(s), dtype=np.float64)
@@ -317,7 +291,6 @@ class KinkDensity:
 
     def _cauchy_quad(self, a, b, al, be):
         gam = self._gamma
-        K = 2.0 * self.params["sigma_w"] ** 2 / np.pi
 
         def dth(u, v):  # theta(u) - theta(v) without cancellation (v finite)
             fin = np.isfinite(u)
@@ -336,38 +309,7 @@ class KinkDensity:
         m_be = 0.5 * (d_a_be + d_b_be)
         c_ab = np.cos(dth(al, be))
         integral = 0.5 * (_d_minus_sin(delta) * c_ab + 2.0 * np.sin(delta) * np.sin(m_al) * np.sin(m_be))
-        return K * np.hypot(gam, al) * np.hypot(gam, be) * integral
-
-    def mass(self, p, q):
-        r""":math:`\int_p^q g(s)\, ds`, vectorised, ``p <= q`` (built-in laws exact)."""
-        p, q = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (p, q)))
-        out = np.zeros(p.shape)
-        for lo, hi, kind, coef in self._regions:
-            if kind == "zero":
-                continue
-            a = np.maximum(p, lo)
-            b = np.minimum(q, hi)
-            m = a < b
-            if not np.any(m):
-                continue
-            a, b = a[m], b[m]
-            if kind == "const":
-                val = coef * (b - a)
-            elif kind == "tail4":
-                ra, rb = 1.0 / a, 1.0 / b
-                with np.errstate(invalid="ignore"):
-                    lr = np.where(np.isinf(a) | np.isinf(b), np.abs(ra - rb), (b - a) / (a * b))
-                rm = 0.5 * (ra + rb)
-                val = coef * lr / 6.0 * (rb * rb + 4.0 * rm * rm + ra * ra)
-            elif kind == "cauchy":
-                K = 2.0 * self.params["sigma_w"] ** 2 / np.pi
-                ta, tb = np.arctan(a / self._gamma), np.arctan(b / self._gamma)
-                d = tb - ta
-                val = K * (d + np.cos(ta + tb) * np.sin(d)) / 2.0
-            else:
-                val = _adaptive_gl(lambda lo, off, i: self._fun_checked(lo + off), a, b)
-            out[m] += val
-        return out
+        return self._arc_scale * np.hypot(gam, al) * np.hypot(gam, be) * integral
 
     def spline_moments(self, x):
         r"""Moments :math:`a_i, b_i, c_i` of MATH D.3 on the intervals of sorted ``x``.
@@ -402,17 +344,14 @@ class KinkDensity:
                 done |= m
             rest = ~done
             if np.any(rest):
-                l_, r_, h2r = xl[rest], xr[rest], h2[rest]
-                a[rest] = self.quad_moment(l_, r_, r_, r_) / h2r
-                b[rest] = -self.quad_moment(l_, r_, l_, r_) / h2r
-                c[rest] = self.quad_moment(l_, r_, l_, l_) / h2r
+                a[rest], b[rest], c[rest] = self._spline_moments_by_quad(xl[rest], xr[rest], h2[rest])
             return a, b, c
         if self.law == "gaussian":
             # Whole intervals: with Delta = theta_r - theta_l (one atan2), a = K|z_r|^2 S(Delta)/h^2,
             # c = K|z_l|^2 S(Delta)/h^2, b = K|z_l||z_r| P(Delta)/h^2, S = (2D - sin 2D)/4,
             # P = (sin D - D cos D)/2; both by series for small Delta (no cancellation).
             gam = self._gamma
-            K = 2.0 * self.params["sigma_w"] ** 2 / np.pi
+            K = self._arc_scale
             d = np.arctan2(gam * (xr - xl), gam * gam + xl * xr)
             S = _d_minus_sin(2.0 * d) / 4.0
             d2 = d * d
@@ -425,6 +364,10 @@ class KinkDensity:
             zl2 = gam * gam + xl * xl
             zr2 = gam * gam + xr * xr
             return K * zr2 * S / h2, K * np.sqrt(zl2 * zr2) * P / h2, K * zl2 * S / h2
+        return self._spline_moments_by_quad(xl, xr, h2)
+
+    def _spline_moments_by_quad(self, xl, xr, h2):
+        """``spline_moments`` from :meth:`quad_moment` (any law, any interval)."""
         a = self.quad_moment(xl, xr, xr, xr) / h2
         b = -self.quad_moment(xl, xr, xl, xr) / h2
         c = self.quad_moment(xl, xr, xl, xl) / h2
@@ -443,13 +386,7 @@ class KinkDensity:
         if self.law == "custom":
             raise InputError("the kernel needs g_+ and g_- separately; it is defined for the built-in laws only")
         if self.law == "gaussian":
-            sw, sb = self.params["sigma_w"], self.params["sigma_b"]
-            n1 = np.hypot(sw * x, sb)
-            n2 = np.hypot(sw * xp, sb)
-            # angle between z and z' via atan2 of cross and dot (accurate for small angles)
-            cross = np.abs(sw * sb * (x - xp))
-            dot = sw * sw * x * xp + sb * sb
-            th = np.arctan2(cross, dot)
+            n1, n2, th = self._arccos_geometry(x, xp)
             return n1 * n2 * (np.sin(th) + (np.pi - th) * np.cos(th)) / (2.0 * np.pi)
         lo = np.minimum(x, xp)
         hi = np.maximum(x, xp)
@@ -460,12 +397,8 @@ class KinkDensity:
         r""":math:`\partial K(x, x')/\partial x` (broadcast)."""
         x, xp = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(xp, dtype=np.float64))
         if self.law == "gaussian":
-            sw, sb = self.params["sigma_w"], self.params["sigma_b"]
-            n1 = np.hypot(sw * x, sb)
-            n2 = np.hypot(sw * xp, sb)
-            cross = np.abs(sw * sb * (x - xp))
-            dot = sw * sw * x * xp + sb * sb
-            th = np.arctan2(cross, dot)
+            sw = self.params["sigma_w"]
+            n1, n2, th = self._arccos_geometry(x, xp)
             # grad_z k = ((pi - theta) z' + sin(theta) |z'| z/|z|) / (2 pi); dK/dx = sigma_w * first component
             return sw * ((np.pi - th) * sw * xp + np.sin(th) * n2 * sw * x / n1) / (2.0 * np.pi)
         # dK/dx = 1/2 [int_{-inf}^{min} g (x' - t) dt - int_{max}^{inf} g (t - x') dt]
@@ -473,6 +406,14 @@ class KinkDensity:
         hi = np.maximum(x, xp)
         return -0.5 * (self.lin_moment(np.full_like(lo, -np.inf), lo, xp)
                        + self.lin_moment(hi, np.full_like(hi, np.inf), xp))
+
+    def _arccos_geometry(self, x, xp):
+        r"""Gaussian law: :math:`|z|`, :math:`|z'|` and the angle between :math:`z = (\sigma_w x, \sigma_b)`
+        and :math:`z'`, the angle via atan2 of cross and dot products (accurate for small angles)."""
+        sw, sb = self.params["sigma_w"], self.params["sigma_b"]
+        cross = np.abs(sw * sb * (x - xp))
+        dot = sw * sw * x * xp + sb * sb
+        return np.hypot(sw * x, sb), np.hypot(sw * xp, sb), np.arctan2(cross, dot)
 
     # ------------------------------------------------------------------ sampling
     def sample(self, m, seed=None):
@@ -487,87 +428,6 @@ class KinkDensity:
         if self.law == "pm1-uniform":
             return rng.choice(np.array([-1.0, 1.0]), m), rng.uniform(-p["c"], p["c"], m)
         raise InputError("a custom weight has no sampling law")
-
-
-def kink_density(law, **params):
-    r"""Kink density of a random first layer (MATH D.1).
-
-    Parameters
-    ----------
-    law : {"gaussian", "uniform", "pm1-uniform"}
-        ``"gaussian"``: :math:`w\sim N(0,\sigma_w^2)`, :math:`b\sim N(0,\sigma_b^2)`, parameters
-        ``sigma_w=1, sigma_b=1``. ``"uniform"``: :math:`w\sim U[-A,A]`, :math:`b\sim U[-B,B]`,
-        parameters ``A=1, B=1`` (torch's default ``nn.Linear(1, m)``). ``"pm1-uniform"``:
-        :math:`w=\pm1`, :math:`b\sim U[-c,c]`, parameter ``c=2``.
-        Defaults are :data:`LAW_DEFAULTS`, the same as ``minnorm.ShallowReLU(init=law)``'s.
-    **params
-        The law's parameters, all finite and > 0, such that g, its mass and its moments are
-        normal float64 numbers (e.g. ``sigma_w=1e-200`` underflows g and is refused).
-
-    Returns
-    -------
-    KinkDensity
-
-    Raises
-    ------
-    InputError
-        Unknown law or parameter, a parameter that is not a finite positive number, or
-        parameters whose g or moments overflow / underflow float64 (rescale the data instead).
-
-    Examples
-    --------
-    >>> kd = kink_density("gaussian")
-    >>> float(kd.g(0.0))  # 2/pi
-    0.6366197723675814
-    """
-    if law not in LAW_DEFAULTS:
-        raise InputError(f"unknown law {law!r}; expected one of {', '.join(map(repr, LAWS))}")
-    allowed = tuple(LAW_DEFAULTS[law])
-    extra = set(params) - set(allowed)
-    if extra:
-        raise InputError(f"unknown parameter(s) {sorted(extra)} for law {law!r}; expected {allowed}")
-    vals = dict(LAW_DEFAULTS[law])
-    vals.update(params)
-    vals = {k: _positive(k, v) for k, v in vals.items()}
-    # numpy scalars, so that over/underflow gives inf/0 (then refused by name) instead of a Python error
-    f64 = {k: np.float64(v) for k, v in vals.items()}
-    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-        if law == "gaussian":
-            sw, sb = f64["sigma_w"], f64["sigma_b"]
-            gam = sb / sw
-            coef = 2.0 * sw * sw * gam**3 / np.pi
-            # g(t) = coef / (gam^2 + t^2)^2 is evaluated as written, so gam^4 must be in range too
-            _check_range(law, vals, {"sigma_w^2": sw * sw, "sigma_b^2": sb * sb, "sigma_b/sigma_w": gam,
-                                     "(sigma_b/sigma_w)^4": gam**4, "g(t) numerator": coef,
-                                     "g(0)": coef / gam**4})
-            return KinkDensity(law, vals, [(-np.inf, np.inf, "cauchy", float(coef))], [], (-np.inf, np.inf),
-                               sw * sw, sb * sb)
-        if law == "uniform":
-            A, B = f64["A"], f64["B"]
-            tau = B / A
-            tail = B**3 / (8.0 * A)
-            inner = A**3 / (8.0 * B)
-            _check_range(law, vals, {"B/A": tau, "g(0) = A^3/(8B)": inner, "tail coefficient B^3/(8A)": tail,
-                                     "E[w^2] = A^2/3": A * A / 3.0, "E[b^2] = B^2/3": B * B / 3.0})
-            tau, tail, inner = float(tau), float(tail), float(inner)
-            regions = [(-np.inf, -tau, "tail4", tail), (-tau, tau, "const", inner), (tau, np.inf, "tail4", tail)]
-            return KinkDensity(law, vals, regions, [-tau, tau], (-np.inf, np.inf), A * A / 3.0, B * B / 3.0)
-        c = f64["c"]
-        _check_range(law, vals, {"g = 1/(2c)": 1.0 / (2.0 * c), "E[b^2] = c^2/3": c * c / 3.0})
-    c = float(c)
-    regions = [(-np.inf, -c, "zero", 0.0), (-c, c, "const", 1.0 / (2.0 * c)), (c, np.inf, "zero", 0.0)]
-    return KinkDensity(law, vals, regions, [-c, c], (-c, c), 1.0, c * c / 3.0)
-
-
-def _check_range(law, vals, derived):
-    """Refuse parameters whose derived constants leave the normal float64 range."""
-    for what, v in derived.items():
-        if not (np.isfinite(v) and _TINY <= abs(v) <= _HUGE):
-            shown = ", ".join(f"{k}={p!r}" for k, p in vals.items())
-            raise InputError(f"law {law!r} with {shown}: {what} = {v!r} is outside the normal float64 range "
-                             f"[{_TINY:.3g}, {_HUGE:.3g}], so g would over- or underflow; rescale the data "
-                             "(and the law) to moderate magnitudes")
-
 
 def _adaptive_gl(fun, a, b, rtol=1e-13, max_depth=40):
     r"""Vectorised adaptive Gauss–Legendre: :math:`\int_{a_i}^{b_i} F_i(s)\,ds` for every i.
@@ -595,10 +455,10 @@ def _adaptive_gl(fun, a, b, rtol=1e-13, max_depth=40):
     idx = np.arange(a.size)
     lo, hi = a.copy(), b.copy()
 
-    def rule(l, h, i):
-        half = 0.5 * (h - l)
+    def rule(start, stop, i):
+        half = 0.5 * (stop - start)
         off = half * (1.0 + _GL_NODES[:, None])  # offsets from the piece's left end
-        vals = np.asarray(fun(l, off, i), dtype=np.float64)
+        vals = np.asarray(fun(start, off, i), dtype=np.float64)
         if not np.all(np.isfinite(vals)):
             raise InputError("the weight g or its integrand is not finite on the data hull")
         return half * (_GL_WEIGHTS @ vals)
@@ -621,19 +481,3 @@ def _adaptive_gl(fun, a, b, rtol=1e-13, max_depth=40):
         lo, hi = np.concatenate([lo[bad], mid[bad]]), np.concatenate([mid[bad], hi[bad]])
     np.add.at(total, idx, rule(lo, hi, idx))  # depth exhausted: keep the best estimate
     return total
-
-
-def kernel_by_quadrature(density, x, xp):
-    """Reference kernel by scalar adaptive quadrature of MATH D.2's g-formula (tests, custom checks)."""
-    g = density.g
-    lo, hi = min(x, xp), max(x, xp)
-    pts = [p for p in density.breakpoints if np.isfinite(p)]
-
-    def piece(a, b, fn):
-        edges = [a] + sorted(p for p in pts if a < p < b) + [b]
-        return sum(integrate.quad(fn, e0, e1, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
-                   for e0, e1 in zip(edges[:-1], edges[1:]))
-
-    left = piece(-np.inf, lo, lambda t: 0.5 * g(t) * (x - t) * (xp - t))
-    right = piece(hi, np.inf, lambda t: 0.5 * g(t) * (t - x) * (t - xp))
-    return left + right
