@@ -28,8 +28,9 @@ largest-ρ net must violate the envelope less than the smallest-ρ net ("holds a
 both below 10 % of the data range. Otherwise "does not hold". The final training losses are
 reported (a not fully converged kernel-regime run inflates its spline distance).
 
-Run times (2 cores, measured): reduced 8 s (n = 10, m = 400, 3·10⁴ steps); full 213 s
-(m = 1000, 2·10⁵ steps, 7 ratios). Measured full form (seed 0): "does not hold", from the
+Run times (2 cores shared with other jobs, measured): reduced 22 s (n = 10, m = 400, 3·10⁴ steps);
+full 116 s (m = 1000, 2·10⁵ steps, 7 ratios); the former numpy loop took 70 s and 1314 s in the
+same conditions (8 s and 213 s on idle cores). Measured full form (seed 0): "does not hold", from the
 sinusoid: at ρ = 1000 the net leaves the V1 envelope by 0.035, at ρ = 0.001 by 0.021 (the
 square wave separates the regimes: 0.0026 vs 0.239); final MSEs reach 2e-4, i.e. data
 residuals of the size of those violations, so the sinusoid's adaptive run is not at an
