@@ -19,38 +19,16 @@ name                      paper (claim tested)
                           parameters; balancedness conservation
 ========================  =======================================================================
 
-:func:`reproduce` runs a selection and writes ``report.md`` with the table of verdicts and the
-figures. Verdicts are decided by a rule in code from the measured numbers; where a measurement
-contradicts a paper, the measurement is reported as it is.
+:func:`reproduce` runs a selection (names checked by :func:`minnorm.studies.registry.select`) and
+writes ``report.md`` (:func:`write_study_report`) with the table of verdicts and the figures.
+Verdicts are decided by a rule in code from the measured numbers; where a measurement contradicts
+a paper, the measurement is reported as it is.
 """
 
 from __future__ import annotations
 
 from minnorm.studies._base import VERDICTS, StudyResult
-from minnorm.studies import htw, ppw, shevchenko, vardi_shamir, williams
-from minnorm.studies.report import reproduce, write_report
+from minnorm.studies.registry import STUDIES, run_study
+from minnorm.studies.report import reproduce, write_study_report
 
-__all__ = ["StudyResult", "VERDICTS", "STUDIES", "reproduce", "write_report", "run_study", "main"]
-
-#: Registry: study name -> module with ``run(out_dir, *, full=False, seed=0)``.
-STUDIES = {
-    "htw": htw,
-    "williams": williams,
-    "shevchenko": shevchenko,
-    "ppw": ppw,
-    "vardi-shamir": vardi_shamir,
-}
-
-
-def run_study(name, out_dir, *, full=False, seed=0) -> StudyResult:
-    """Run one study by name into ``out_dir`` (created)."""
-    if name not in STUDIES:
-        raise ValueError(f"unknown study {name!r}; expected one of {', '.join(STUDIES)} or 'all'")
-    return STUDIES[name].run(out_dir, full=full, seed=seed)
-
-
-def main(argv=None):
-    """``minnorm reproduce [NAME|all ...] [--full] [--out DIR] [--seed S]`` (see :mod:`minnorm.cli`)."""
-    from minnorm.cli import main as cli_main
-
-    return cli_main(["reproduce", *(argv or [])])
+__all__ = ["StudyResult", "VERDICTS", "STUDIES", "reproduce", "write_study_report", "run_study"]

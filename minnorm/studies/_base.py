@@ -1,4 +1,4 @@
-"""Shared pieces of the reproduction studies: the result record, verdicts, timing, figures."""
+"""Shared pieces of the reproduction studies: the result record, verdicts, timing, threads, seeds, number format."""
 
 from __future__ import annotations
 
@@ -11,10 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["StudyResult", "VERDICTS", "study_dir", "save_figure", "new_figure", "Timer", "fmt"]
+__all__ = ["StudyResult", "VERDICTS", "weakest", "study_dir", "new_figure", "Timer", "torch_threads", "fmt",
+           "seeds_for"]
 
 #: The only verdict strings a study may return.
 VERDICTS = ("holds", "holds approximately", "does not hold", "inconclusive")
+#: Verdicts from strongest to weakest: a study made of parts gets its weakest part's verdict.
+_STRENGTH = ("holds", "holds approximately", "inconclusive", "does not hold")
+
+
+def weakest(*verdicts):
+    """The weakest of ``verdicts`` (order: holds, holds approximately, inconclusive, does not hold)."""
+    return max(verdicts, key=_STRENGTH.index)
 
 
 @dataclass
@@ -75,7 +83,7 @@ class StudyResult:
         return json.dumps(self.to_dict(), indent=2)
 
 
-def study_dir(out_dir, name):
+def study_dir(out_dir):
     """``out_dir`` as a created directory (the study writes its figures there)."""
     p = Path(out_dir)
     p.mkdir(parents=True, exist_ok=True)
@@ -89,14 +97,6 @@ def new_figure(nrows=1, ncols=1, *, size=(5.0, 3.8)):
     fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
-
-
-def save_figure(fig, path):
-    """Write ``fig`` as PNG (150 dpi) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    return path
 
 
 class Timer:

@@ -44,13 +44,14 @@ import numpy as np
 
 import solvers
 from minnorm.comparison import metrics
+from minnorm.comparison.plots import save_figure
+from minnorm.comparison.problems import widened_hull
+from minnorm.comparison.rates import fit_rate
+from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, seeds_for, study_dir, torch_threads, weakest
 from minnorm.training.convert import to_function
+from minnorm.training.loop import train
 from minnorm.training.network import ShallowReLU
 from minnorm.training.random_features import random_features_ridge
-from minnorm.comparison.rates import fit_rate
-from minnorm.training.loop import train
-
-from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, save_figure, seeds_for, study_dir, torch_threads
 
 NAME = "htw"
 PAPER = "Heiss, Teichmann, Wutte (arXiv 1911.02903)"
@@ -72,15 +73,9 @@ def _data(seed, n=12):
     return x, y
 
 
-def _widened(x, widen=0.5):
-    lo, hi = float(np.min(x)), float(np.max(x))
-    pad = 0.5 * widen * (hi - lo)
-    return (lo - pad, hi + pad)
-
-
-def _part_a(out, full, seed):
+def _part_a(full, seed):
     x, y = _data(seed)
-    interval = _widened(x)
+    interval = widened_hull(x)
     lam = 1e-2  # function-space smoothing constant
     widths = [64, 256, 1024, 4096, 16384] if full else [64, 256, 1024, 4096]
     seeds = seeds_for(seed + 1, 10 if full else 4)
@@ -137,7 +132,7 @@ def _part_b(full, seed):
 def _part_c(full, seed):
     x, y = _data(seed + 3)
     n = x.size
-    interval = _widened(x)
+    interval = widened_hull(x)
     N = 2000
     model = ShallowReLU(N, skip=False, output_bias=False, init="gaussian", output_init="zeros", seed=seed + 3)
     w = model.w.detach().numpy()
@@ -176,17 +171,12 @@ def _part_c(full, seed):
             "eta": eta, "N": N}
 
 
-def _worst(verdicts):
-    order = ["holds", "holds approximately", "inconclusive", "does not hold"]
-    return max(verdicts, key=order.index)
-
-
 def run(out_dir, *, full=False, seed=0) -> StudyResult:
     """Run the HTW study; see the module docstring. Returns a :class:`StudyResult`."""
     timer = Timer()
-    out = study_dir(out_dir, NAME)
+    out = study_dir(out_dir)
     with torch_threads(1):
-        x, y, interval, ra = _part_a(out, full, seed)
+        x, y, interval, ra = _part_a(full, seed)
         rb = _part_b(full, seed)
         rc = _part_c(full, seed)
 
@@ -223,10 +213,10 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
         nums[f"c_relgap_minimax_k{k}"] = gm
     gmax, gmin = float(np.max(rc["gaps"])), float(np.min(rc["gaps"]))
     v_c = "holds" if gmax < 0.05 else ("holds approximately" if gmax < 0.5 else "does not hold")
-    verdict = _worst([v_a, v_b, v_c])
+    verdict = weakest(v_a, v_b, v_c)
 
     fg, fu = ra["gaussian"]["fit"], ra["uniform"]["fit"]
-    measured = (f"(a) sup-dist ~ N^-α: α = {fit_str(fg)} (gaussian), {fit_str(fu)} (uniform); λ = λ̃/N gives "
+    measured = (f"(a) sup-dist ~ N^-α: α = {_fit_str(fg)} (gaussian), {_fit_str(fu)} (uniform); λ = λ̃/N gives "
                 f"{fmt(ra['gaussian']['map']['lam=lt/N'])} vs {fmt(ra['gaussian']['map']['lam=lt/(N g(0))'])} "
                 f"with HTW's λ̃/(N g(0)) (gaussian, N={ra['gaussian']['widths'][-1]}); "
                 f"(b) no-skip vs natural gap {', '.join(fmt(g, 2) for g in gaps)} for c = "
@@ -235,7 +225,7 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
                 f"(c) early-stopped GD vs ridge λ̃=1/(2ηk): relative L² gap {100 * gmin:.0f}–{100 * gmax:.0f}% "
                 f"over k = {rc['ks'][0]}…{rc['ks'][-1]:.0e}")
     details = [
-        f"(a) verdict {v_a}: exponents {fit_str(fg)} (gaussian), {fit_str(fu)} (uniform); MATH D.2 measured ≈ 1/2.",
+        f"(a) verdict {v_a}: exponents {_fit_str(fg)} (gaussian), {_fit_str(fu)} (uniform); MATH D.2 measured ≈ 1/2.",
         "(a) λ map, distance at the largest width for λ = λ̃/N, λ̃/(N g(0)), λ̃: "
         + "; ".join(f"{law}: " + ", ".join(fmt(v) for v in r["map"].values()) for law, r in ra.items()),
         f"(b) verdict {v_b}: MATH D.2 quotes {', '.join(fmt(MATH_NOSKIP_GAPS[c], 2) for c in cs)}.",
@@ -244,11 +234,11 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
         f"{fmt(rc['check'], 2)} (sup).",
     ]
 
-    figs = [_figure(out, x, y, interval, ra, rb, rc)]
+    figs = _figure(out, x, y, interval, ra, rb, rc)
     return StudyResult(NAME, PAPER, CLAIM, measured, verdict, nums, figs, timer.elapsed, full, details)
 
 
-def fit_str(f):
+def _fit_str(f):
     return f"{f.exponent:.2f} [{f.ci_low:.2f}, {f.ci_high:.2f}]"
 
 

@@ -56,11 +56,12 @@ import numpy as np
 
 import solvers
 from minnorm.comparison import metrics
+from minnorm.comparison.plots import save_figure
+from minnorm.comparison.problems import make_problem
+from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, study_dir, torch_threads, weakest
 from minnorm.training.convert import to_function
-from minnorm.training.network import ShallowReLU
 from minnorm.training.loop import train_population
-
-from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, save_figure, study_dir, torch_threads
+from minnorm.training.network import ShallowReLU
 
 #: Largest |trained distance - exact ERM minimiser distance| for which part (a) counts as tested.
 TRACK_TOL = 0.02
@@ -75,9 +76,8 @@ TARGETS = {"|x|": np.abs, "x²": np.square, "exp(x)": np.exp}
 
 
 def samples(n, delta=DELTA):
-    """n equispaced points, half on [-1, -δ], half on [δ, 1] (both inner ends included)."""
-    h = n // 2
-    return np.concatenate([np.linspace(-1.0, -delta, h), np.linspace(delta, 1.0, n - h)])
+    """n equispaced points, half on [-1, -δ], half on [δ, 1] (both inner ends included): the known-regions design."""
+    return make_problem("abs", "known-regions", n=n, delta=delta).x
 
 
 def _models(m, K, seed):
@@ -144,7 +144,7 @@ def _part_b(tnames, n, steps, seed):
 def run(out_dir, *, full=False, seed=0) -> StudyResult:
     """Run the PPW study; see the module docstring."""
     timer = Timer()
-    out = study_dir(out_dir, NAME)
+    out = study_dir(out_dir)
     tnames = list(TARGETS) if full else ["|x|", "x²"]
     ns = [20, 40, 80, 160] if full else [20, 60]
     ps = [0.0, 0.5, 1.0, 2.0] if full else [0.5, 1.5]
@@ -196,8 +196,7 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
         nums[f"b_{t}_{opt}_final_mse"] = v["mse"]
     v_b = ("holds" if (worst_out <= 0.02 and worst_viol < 0.05) else
            "holds approximately" if (worst_out <= 0.1 and worst_viol < 0.1) else "does not hold")
-    order = ["holds", "holds approximately", "inconclusive", "does not hold"]
-    verdict = max([v_a, v_b], key=order.index)
+    verdict = weakest(v_a, v_b)
 
     a_txt = "; ".join(
         f"p={p:g}: " + ", ".join(
@@ -208,8 +207,9 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
                       for (t, opt), v in rb.items())
     measured = (f"(a) λ_wd = {c0:g}·(n/{ns[0]})^-p, m=2n, n {ns[0]}→{ns[-1]}: {a_txt}; decreasing for p ∈ "
                 f"{dec_only or 'none'} (ERM objective gap ≤ {fmt(max_gap, 2)}); (b) no weight decay: {b_txt}")
-    details = [f"(a) verdict {v_a} (max relative objective gap to the exact ERM optimum {fmt(max_gap, 2)}); (b) verdict {v_b} (max distance of f(0) outside the envelope "
-               f"{fmt(worst_out, 2)}, max envelope violation on [−1, 1] {fmt(worst_viol, 2)}).",
+    details = [f"(a) verdict {v_a} (max relative objective gap to the exact ERM optimum {fmt(max_gap, 2)}); "
+               f"(b) verdict {v_b} (max distance of f(0) outside the envelope {fmt(worst_out, 2)}, "
+               f"max envelope violation on [−1, 1] {fmt(worst_viol, 2)}).",
                "(a) the exact ERM minimiser at the same lam (solver layer), for comparison: " + "; ".join(
                    f"p={p:g}: " + ", ".join(
                        f"{t} V1-viol {fmt(ra[(t, p, ns[0], False)]['d_exact'], 2)}→"
@@ -218,7 +218,7 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
                        for t in tnames) for p in ps)
                + f" (largest |trained − exact|: V1 {fmt(diff[False], 2)}, V3 {fmt(diff[True], 2)}).",
                "No rate is attributed to PPW: their exact λ_{n,m} could not be confirmed (MATH C)."]
-    figs = [_figure(out, xb, rb, tnames)]
+    figs = _figure(out, xb, rb, tnames)
     return StudyResult(NAME, PAPER, CLAIM, measured, verdict, nums, figs, timer.elapsed, full, details)
 
 

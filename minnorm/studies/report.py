@@ -1,4 +1,4 @@
-"""Run a selection of studies and write one Markdown report with the verdicts and figures."""
+"""Run a selection of studies and write one Markdown report (``report.md``) with the verdicts and figures."""
 
 from __future__ import annotations
 
@@ -7,22 +7,9 @@ import os
 from pathlib import Path
 
 from minnorm.studies._base import Timer, fmt
+from minnorm.studies.registry import STUDIES, select
 
-__all__ = ["reproduce", "write_report"]
-
-
-def _select(names):
-    from minnorm.studies import STUDIES
-
-    if names is None or names == "all":
-        return list(STUDIES)
-    if isinstance(names, str):
-        names = [names]
-    names = list(names)
-    unknown = [n for n in names if n not in STUDIES]
-    if unknown:
-        raise ValueError(f"unknown study {unknown[0]!r}; expected one of {', '.join(STUDIES)} or 'all'")
-    return names
+__all__ = ["reproduce", "write_study_report"]
 
 
 def reproduce(names="all", full=False, out_dir="reproduce", *, seed=0, progress=False) -> Path:
@@ -47,9 +34,7 @@ def reproduce(names="all", full=False, out_dir="reproduce", *, seed=0, progress=
     Path
         The report's path.
     """
-    from minnorm.studies import STUDIES
-
-    selected = _select(names)
+    selected = select(names)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = []
@@ -60,7 +45,7 @@ def reproduce(names="all", full=False, out_dir="reproduce", *, seed=0, progress=
         if progress:
             print(f"[{name}] {res.verdict}: {res.measured} ({res.runtime_s:.1f} s)", flush=True)
     (out / "results.json").write_text(json.dumps([r.to_dict() for r in results], indent=2))
-    return write_report(results, out / "report.md", full=full, total_s=total.elapsed)
+    return write_study_report(results, out / "report.md", full=full, total_s=total.elapsed)
 
 
 def _cell(text):
@@ -68,8 +53,11 @@ def _cell(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def write_report(results, path, *, full=False, total_s=None) -> Path:
-    """Write the Markdown report for ``results`` (a list of :class:`StudyResult`) to ``path``."""
+def write_study_report(results, path, *, full=False, total_s=None) -> Path:
+    """Write the reproductions' Markdown report for ``results`` (a list of :class:`StudyResult`) to ``path``.
+
+    (A sweep's report is :func:`minnorm.comparison.sweeps.report.write_report`.)
+    """
     path = Path(path)
     base = path.parent
     lines = ["# minnorm: reproduction of the seed papers' claims", ""]

@@ -28,11 +28,11 @@ from __future__ import annotations
 import numpy as np
 
 from minnorm.comparison import metrics
+from minnorm.comparison.plots import save_figure
+from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, seeds_for, study_dir, torch_threads
 from minnorm.training.convert import to_function
-from minnorm.training.network import ShallowReLU
 from minnorm.training.loop import train_population
-
-from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, save_figure, seeds_for, study_dir, torch_threads
+from minnorm.training.network import ShallowReLU
 
 NAME = "shevchenko"
 PAPER = "Shevchenko, Kungurtsev, Mondelli (arXiv 2111.02278)"
@@ -43,7 +43,7 @@ CLAIM = ("Mean-field two-layer ReLU nets trained by noisy GD with weight decay c
 def run(out_dir, *, full=False, seed=0) -> StudyResult:
     """Run the Shevchenko study; see the module docstring."""
     timer = Timer()
-    out = study_dir(out_dir, NAME)
+    out = study_dir(out_dir)
     rng = np.random.default_rng(seed)
     n = 6
     x = np.sort(rng.uniform(-1.0, 1.0, n))
@@ -89,7 +89,7 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
                 f"{fmt(max(drift), 2)} (m={m}, λ={lam:g}, β={beta:g}, {steps} steps)")
     details = [f"Final MSE {', '.join(fmt(r.final_loss, 2) for r in results)}; data x = "
                f"{np.array2string(x, precision=3)}."]
-    figs = [_figure(out, x, y, fns, counts, per)]
+    figs = _figure(out, x, y, fns, counts, per)
     return StudyResult(NAME, PAPER, CLAIM, measured, verdict, nums, figs, timer.elapsed, full, details)
 
 

@@ -37,10 +37,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from minnorm.training.network import ShallowReLU
+from minnorm.comparison.plots import save_figure
+from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, study_dir, torch_threads
 from minnorm.training.loop import train
-
-from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, save_figure, study_dir, torch_threads
+from minnorm.training.network import ShallowReLU
 
 NAME = "vardi-shamir"
 PAPER = "Vardi, Shamir (arXiv 2012.05156)"
@@ -111,7 +111,7 @@ def balancedness(lrs, T, seed, width=100):
 def run(out_dir, *, full=False, seed=0) -> StudyResult:
     """Run the Vardi--Shamir study; see the module docstring."""
     timer = Timer()
-    out = study_dir(out_dir, NAME)
+    out = study_dir(out_dir)
     gammas = [0.25, 0.5, 1.0, 2.0, 4.0] if not full else [0.125, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0]
     alphas = [1.0, 2.0]
     w12, resid = solution_set_check(1.0)
@@ -169,7 +169,7 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
             f"{INITS[i]}: " + ", ".join(f"{w3[(1.0, i, g)]:.4f}" for g in gammas) for i in range(len(INITS)))
         + f" for γ = {', '.join(f'{g:g}' for g in gammas)}.",
     ]
-    figs = [_figure(out, runs, gammas, bal)]
+    figs = _figure(out, runs, gammas, bal)
     return StudyResult(NAME, PAPER, CLAIM, measured, verdict, nums, figs, timer.elapsed, full, details)
 
 
