@@ -7,14 +7,13 @@ All in float64 on the CPU with small widths; every expected number is computed i
 import copy
 import math
 
-import cvxpy as cp
 import numpy as np
 import pytest
 import torch
 
 import minnorm as mn
 from minnorm.training.loop import loss_and_grad
-from test_public_api import cost_from_evaluations  # R(f) of MATH A.2 from evaluations of f only
+from _oracles import cost_from_evaluations, data_knot_regression, grid_regression  # independent of minnorm
 
 X6 = np.array([-1.0, -0.6, -0.1, 0.3, 0.7, 1.0])
 Y6 = np.array([0.2, -0.5, 0.4, 0.1, 0.9, -0.3])
@@ -101,25 +100,6 @@ def test_balancedness_is_conserved_under_gd_with_drift_of_order_lr():
 
 
 # ------------------------------------------------------------------------------ lam map
-def _v1_regression_qp(x, y, lam):
-    """MATH B.1 data-knot QP: min sum (z-y)^2 + lam * sum |s_i - s_{i-1}| (the V1 value)."""
-    z = cp.Variable(x.size)
-    s = cp.multiply(cp.diff(z), 1.0 / np.diff(x))
-    prob = cp.Problem(cp.Minimize(cp.sum_squares(z - y) + lam * cp.norm1(cp.diff(s))))
-    prob.solve()
-    return prob.value
-
-
-def _v3_regression_grid_qp(x, y, lam, N=1501):
-    """V3 ("bias") regression over kinks on a fine grid of the hull: an upper bound on the optimum."""
-    t = np.linspace(x[0], x[-1], N)
-    A = np.maximum(x[:, None] - t[None, :], 0.0)
-    J, c, d = cp.Variable(N), cp.Variable(), cp.Variable()
-    prob = cp.Problem(cp.Minimize(cp.sum_squares(c * x + d + A @ J - y) + lam * (np.hypot(1.0, t) @ cp.abs(J))))
-    prob.solve()
-    return prob.value
-
-
 def _solver_value(res, x, y, variant):
     f = mn.to_function(res)
     return float(np.sum((f(x) - y) ** 2) + res.lam * mn.tv2_cost(f, variant))
@@ -131,7 +111,7 @@ def test_weight_decay_gd_reaches_the_skip_regression_value_at_the_mapped_lam():
     n, wd = X6.size, 0.01
     lam = mn.solver_lam(wd, n)
     assert lam == pytest.approx(0.06)
-    opt = _v1_regression_qp(X6, Y6, lam)
+    opt, _ = data_knot_regression(X6, Y6, lam, solver=None)  # MATH B.1 data-knot QP (the V1 value)
     sol = mn.tv2_regression(X6, Y6, lam, variant="skip")
     assert sol.value == pytest.approx(opt, rel=1e-5)  # the solver layer agrees with the inline QP
     models = [mn.ShallowReLU(40, skip=True, seed=s) for s in range(4)]
@@ -150,7 +130,8 @@ def test_weight_decay_gd_reaches_the_bias_regression_value_at_the_mapped_lam():
     x, y = 1.5 * X6 + 0.5, Y6
     n, wd = x.size, 0.01
     lam = mn.solver_lam(wd, n)
-    opt_grid = _v3_regression_grid_qp(x, y, lam)
+    # V3 regression over kinks on a fine grid of the hull: an upper bound on the optimum
+    opt_grid, _ = grid_regression(x, y, lam, "bias", np.linspace(x[0], x[-1], 1501), solver=None)
     models = [mn.ShallowReLU(40, skip=True, seed=s, init_params={"A": 1.0, "B": 2.0}) for s in range(4)]
     results = mn.train_population(models, x, y, steps=8000, lr=0.05, weight_decay=wd, penalize_bias=True)
     net = np.array([n * r.final_objective for r in results])
