@@ -54,6 +54,13 @@ def candidate_knots(x, y, lp):
     return np.unique(np.concatenate([x, [x[0] - 1.0, x[-1] + 1.0], pts]))
 
 
+def sparsest_oracle(x, y, variant, rel=1e-7):
+    """(R, fewest knots): the LP optimum on ``oracle_grid`` and the MILP count on ``candidate_knots``."""
+    lp = knot_lp(x, y, variant, oracle_grid(x))
+    count, _ = milp_fewest_knots(x, y, variant, candidate_knots(x, y, lp), lp.R, rel=rel, verify=False)
+    return lp.R, count
+
+
 # --------------------------------------------------------------------------- MATH G closed forms
 def test_case1_hat():
     for v in ("skip", "no-skip"):
@@ -498,9 +505,7 @@ SPARSE_SETS += [(np.array([0.0, 1, 2]), np.array([0.0, 1, 3])), (np.array([0.0, 
 @pytest.mark.parametrize("k", range(len(SPARSE_SETS)))
 def test_v2_sparsest_count_matches_milp(k):
     x, y = SPARSE_SETS[k]
-    lp = knot_lp(x, y, "no-skip", oracle_grid(x))
-    R = lp.R
-    count, _ = milp_fewest_knots(x, y, "no-skip", candidate_knots(x, y, lp), R, verify=False)
+    R, count = sparsest_oracle(x, y, "no-skip")
     sp = tv2_interpolant(x, y, variant="no-skip", select="sparsest")
     assert sp.value == pytest.approx(R, rel=1e-8)
     np.testing.assert_allclose(sp(x), y, atol=1e-12 * (1 + np.max(np.abs(y))))
@@ -515,9 +520,7 @@ V1_SPARSE_SETS += [(np.arange(6.0), np.arange(6.0) * (np.arange(6.0) - 1) / 2)] 
 @pytest.mark.parametrize("k", range(len(V1_SPARSE_SETS)))
 def test_v1_sparsest_count_matches_milp(k):
     x, y = V1_SPARSE_SETS[k]
-    lp = knot_lp(x, y, "skip", oracle_grid(x))
-    R = lp.R
-    count, _ = milp_fewest_knots(x, y, "skip", candidate_knots(x, y, lp), R, verify=False)
+    R, count = sparsest_oracle(x, y, "skip")
     sp = tv2_interpolant(x, y, select="sparsest")
     assert sp.value == pytest.approx(R, rel=1e-8)
     assert sp.knots.size == count
@@ -550,9 +553,7 @@ def test_regression_sparsest_is_sparsest_interpolant_of_the_fit(variant):
         np.testing.assert_allclose(sp.fitted, lin.fitted, atol=1e-6)
         # the fewest knots among min-norm interpolants of the fitted values (MILP oracle)
         z = sp.fitted
-        lp = knot_lp(x, z, variant, oracle_grid(x))
-        R = lp.R
-        count, _ = milp_fewest_knots(x, z, variant, candidate_knots(x, z, lp), R, rel=1e-6, verify=False)
+        _, count = sparsest_oracle(x, z, variant, rel=1e-6)
         assert sp.knots.size == count
 
 
