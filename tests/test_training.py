@@ -23,6 +23,16 @@ def _params(model):
     return {nm: getattr(model, nm).detach().clone() for nm in "awbcd" if getattr(model, nm) is not None}
 
 
+def _torch_steps(model, opt, x, y, steps, scheduler=None):
+    """The reference: ``steps`` steps of a torch.optim optimiser on the mean squared error."""
+    for _ in range(steps):
+        opt.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        opt.step()
+        if scheduler is not None:
+            scheduler.step()
+
+
 def _maxdiff(m1, m2):
     p1, p2 = _params(m1), _params(m2)
     assert p1.keys() == p2.keys()
@@ -264,10 +274,7 @@ def test_gd_equals_torch_optim_sgd_with_param_groups():
     mn.train(ours, X6, Y6, steps=200, lr=0.05, weight_decay=0.02)
     opt = torch.optim.SGD([{"params": [ref.a, ref.w], "weight_decay": 0.02},
                            {"params": [ref.b, ref.c, ref.d], "weight_decay": 0.0}], lr=0.05)
-    for _ in range(200):
-        opt.zero_grad()
-        ((ref(x) - y) ** 2).mean().backward()
-        opt.step()
+    _torch_steps(ref, opt, x, y, 200)
     assert _maxdiff(ours, ref) < 1e-11
 
 
@@ -281,9 +288,7 @@ def test_torch_default_weight_decay_penalises_biases_and_output_bias():
         base.d.fill_(-0.4)
     ref = copy.deepcopy(base)
     opt = torch.optim.SGD(ref.parameters(), lr=0.05, weight_decay=0.1)
-    opt.zero_grad()
-    ((ref(x) - y) ** 2).mean().backward()
-    opt.step()
+    _torch_steps(ref, opt, x, y, 1)
     everything = copy.deepcopy(base)
     mn.train(everything, X6, Y6, steps=1, lr=0.05, weight_decay=0.1, penalize_bias=True, penalize_affine=True)
     assert _maxdiff(everything, ref) < 1e-15
@@ -302,10 +307,7 @@ def test_adam_equals_torch_optim_adam_with_l2_penalty():
     mn.train(ours, X6, Y6, steps=100, lr=1e-2, optimizer="adam", weight_decay=0.05, penalize_bias=True,
              penalize_affine=True)
     opt = torch.optim.Adam(ref.parameters(), lr=1e-2, weight_decay=0.05, foreach=False)
-    for _ in range(100):
-        opt.zero_grad()
-        ((ref(x) - y) ** 2).mean().backward()
-        opt.step()
+    _torch_steps(ref, opt, x, y, 100)
     assert _maxdiff(ours, ref) < 1e-10
 
 
@@ -377,11 +379,7 @@ def test_scheduled_adam_equals_torch_adam_with_cosine_annealing():
              penalize_affine=True, lr_schedule="cosine", lr_final_ratio=0.0)
     opt = torch.optim.Adam(ref.parameters(), lr=2e-2, weight_decay=0.05, foreach=False)
     sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 120, eta_min=0.0)
-    for _ in range(120):
-        opt.zero_grad()
-        ((ref(x) - y) ** 2).mean().backward()
-        opt.step()
-        sch.step()
+    _torch_steps(ref, opt, x, y, 120, scheduler=sch)
     assert _maxdiff(ours, ref) < 1e-10
 
 
