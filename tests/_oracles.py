@@ -9,7 +9,7 @@ V1 ``skip`` :math:`\sum|J|`; V2 ``no-skip`` :math:`\max(\sum|J|,|D|)`; V3 ``bias
 
 Contents
 --------
-- Closed forms: ``omega``, ``secant_slopes``, ``v1_value`` (MATH B.1), ``v2_value`` (B.2),
+- Closed forms: ``omega``, ``relu``, ``secant_slopes``, ``v1_value`` (MATH B.1), ``v2_value`` (B.2),
   ``sparsest_v1_count`` (B.1(iii)), ``cost_from_evaluations`` (A.2 from evaluations of f only).
 - Geometry of candidate knots: ``line_intersection``, ``secant_lines``, ``line_intersections``,
   ``secant_intersections``, ``merge_close``.
@@ -53,6 +53,11 @@ def record(key, value):
 def omega(t):
     """The kink weight of penalised biases, sqrt(1 + t^2) (MATH A.2)."""
     return np.hypot(1.0, t)
+
+
+def relu(t):
+    """max(t, 0), the activation."""
+    return np.maximum(t, 0.0)
 
 
 def secant_slopes(x, y):

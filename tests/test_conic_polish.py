@@ -15,13 +15,9 @@ import pytest
 
 import solvers
 from solvers import tv2_cost
-from _oracles import GridLP, omega
+from _oracles import GridLP, omega, relu
 
 conic = importlib.import_module("solvers.tv2.socp")
-
-
-def relu(t):
-    return np.maximum(t, 0.0)
 
 
 def interp(x, y, variant):

@@ -4,7 +4,9 @@ Every expected value in this module comes from a linear or mixed-integer program
 (``scipy.optimize.linprog`` / ``milp``) over a finite dictionary. None uses the closed forms of
 MATH B (V, the B.2 value, the envelope rules, run counting, secant-line pairing) or any library
 internal; the library is reached only through its public API (``tv2_interpolant``,
-``tv2_envelope``, ``tv2_cost``, ``PiecewiseLinear``).
+``tv2_envelope``, ``tv2_cost``, ``PiecewiseLinear``). The programs of oracles 1-3 (``GridLP``, the
+grids, ``milp_fewest_knots``) live in tests/_oracles.py, shared with the other test modules; oracle
+4 and the data are here.
 
 Oracles
 -------
