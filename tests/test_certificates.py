@@ -18,6 +18,7 @@ from solvers._validation import validate_data
 from solvers.piecewise import PiecewiseLinear
 from solvers.solution import OPTIMAL_RTOL, ROUNDING_RTOL, Solution
 from solvers.tv2.core import tv2_interpolant, tv2_regression
+
 from _oracles import data_knot_regression
 
 

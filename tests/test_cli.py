@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from minnorm.cli import main
+
 from _fixtures import TINY, config_toml, with_changes
 from _oracles import GridLP, grid_regression
 

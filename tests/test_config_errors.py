@@ -17,6 +17,7 @@ import pytest
 
 from minnorm.cli import main
 from minnorm.comparison.sweeps.config import ConfigError, load_config, metric_names, parse_config
+
 from _fixtures import TINY, with_changes
 
 ROOT = Path(__file__).resolve().parents[1]

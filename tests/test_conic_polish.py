@@ -15,6 +15,7 @@ import pytest
 
 import solvers
 from solvers import tv2_cost
+
 from _oracles import GridLP, omega, relu
 
 conic = importlib.import_module("solvers.tv2.socp")

@@ -29,6 +29,7 @@ from minnorm.comparison.metrics import (
 )
 from minnorm.comparison.problems import make_problem
 from minnorm.comparison.references import solve_reference
+
 from _oracles import data_knot_regression, v1_value  # independent cvxpy/Clarabel data-knot QP; MATH B.1 V
 
 ABS = PL([0.0], [0.0], -1.0, 1.0)

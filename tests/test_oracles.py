@@ -101,6 +101,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from solvers import PiecewiseLinear, tv2_cost, tv2_envelope, tv2_interpolant
+
 from _oracles import (GRID_STEP, STATS, GridLP, grid_lp, line_intersections, lp, merge_close, milp_fewest_knots,
                       omega, record, refined_lp, scale_of, secant_intersections, secant_lines)
 

@@ -10,6 +10,7 @@ from scipy.interpolate import PPoly
 
 from solvers import InputError, PiecewiseLinear, tv2_cost
 from solvers._validation import validate_data, validate_lam
+
 from _oracles import relu
 
 

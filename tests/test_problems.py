@@ -8,6 +8,7 @@ from solvers import InputError, PiecewiseLinear as PL
 from minnorm.comparison.metrics import envelope_violation
 from minnorm.comparison.problems import DESIGNS, TARGETS, make_problem, make_target
 from minnorm.comparison.references import REFERENCES, solve_reference
+
 from _oracles import cost_from_evaluations
 
 

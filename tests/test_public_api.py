@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import minnorm as mn
+
 from _oracles import cost_from_evaluations, data_knot_regression, sparsest_v1_count, v1_value, v2_value
 
 VARIANTS = ["skip", "no-skip", "bias", "bias-no-skip"]

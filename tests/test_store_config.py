@@ -9,6 +9,7 @@ import pytest
 
 from minnorm.comparison.sweeps.config import ConfigError, RunSpec, expand, group_populations, load_config, parse_config
 from minnorm.comparison.sweeps.store import ResultStore, finished_keys, load_references, load_results
+
 from _fixtures import TINY, with_changes
 
 BASE = with_changes(TINY, {"name": "t", "seeds": 3, "problem.n": [8, 12], "model.width": [16, 32, 64],

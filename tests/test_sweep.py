@@ -15,6 +15,7 @@ import pytest
 from minnorm.comparison.sweeps.config import expand, parse_config
 from minnorm.comparison.sweeps.store import finished_keys, load_results
 from minnorm.comparison.sweeps.run import run_sweep
+
 from _fixtures import TINY, config_toml, with_changes
 
 

@@ -24,6 +24,7 @@ from minnorm.cli import main
 from minnorm.comparison.sweeps.config import expand, parse_config
 from minnorm.comparison.sweeps.store import STORE_NAME, Owner, ResultStore, StoreError, finished_keys, load_results
 from minnorm.comparison.sweeps.run import MAX_RETRIES, SchedulerError, SweepSummary, run_sweep
+
 from _fixtures import TINY, config_toml, with_changes
 
 ROOT = Path(__file__).parents[1]

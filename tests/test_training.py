@@ -13,6 +13,7 @@ import torch
 
 import minnorm as mn
 from minnorm.training.loop import loss_and_grad
+
 from _oracles import cost_from_evaluations, data_knot_regression, grid_regression  # independent of minnorm
 
 X6 = np.array([-1.0, -0.6, -0.1, 0.3, 0.7, 1.0])

@@ -18,6 +18,7 @@ from solvers.tv2 import socp as tc
 from solvers._validation import validate_data
 from solvers.errors import SolverError
 from solvers.piecewise import PiecewiseLinear, tv2_cost
+
 from _oracles import (GRID_STEP, GridLP, cost_from_evaluations, data_knot_regression, grid_lp, grid_regression,
                       omega, v1_value, v2_value)
 

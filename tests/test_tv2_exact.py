@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from solvers import InputError, PiecewiseLinear, tv2_cost
 from solvers.tv2.core import tv2_envelope, tv2_interpolant, tv2_regression
+
 from _oracles import (GridLP, cost_from_evaluations, data_knot_regression, line_intersections, milp_fewest_knots,
                       secant_lines, secant_slopes, v1_value, v2_value)
 

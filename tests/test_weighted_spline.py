@@ -7,6 +7,7 @@ from scipy.interpolate import CubicSpline, PPoly, make_smoothing_spline
 
 from solvers import InputError, KinkDensity, SolverError, WeightedSplineFunction, kink_density, weighted_spline
 from solvers.spline.kink_density import kernel_by_quadrature
+
 from _oracles import relu
 
 G9_X = np.array([-1.5, -0.7, -0.1, 0.4, 1.0, 1.6])
