@@ -10,28 +10,15 @@ import pytest
 
 from minnorm.cli import main
 
+from _fixtures import TINY, config_toml, with_changes
+from _oracles import GridLP, grid_regression
+
 SUBCOMMANDS = ("sweep", "solve", "plot", "report", "reproduce")
 
-TINY_TOML = """
-name = "cli-tiny"
-seeds = 2
-[problem]
-target = "sin"
-n = 6
-[reference]
-name = "tv2:skip"
-lam = "mapped"
-[model]
-width = [8, 16]
-skip = true
-[train]
-optimizer = "adam"
-steps = 200
-lr = 0.01
-weight_decay = 1e-3
-[metrics]
-main = "envelope_violation"
-"""
+#: The tiny sweep as a user writes it (no design, the default report, a main metric).
+TINY_CLI = with_changes(TINY, {"name": "cli-tiny", "problem.design": None, "output": None,
+                               "metrics.main": "envelope_violation"})
+TINY_TOML = config_toml(TINY_CLI)
 
 
 @pytest.mark.parametrize("cmd", [[], *([c] for c in SUBCOMMANDS)])
@@ -56,12 +43,12 @@ def test_bad_usage_exits_2(capsys):
 
 def test_bad_config_exits_2_naming_the_key(tmp_path, capsys):
     p = tmp_path / "bad.toml"
-    p.write_text(TINY_TOML.replace("weight_decay = 1e-3", 'weight_decay = "abc"'))
+    p.write_text(config_toml(with_changes(TINY_CLI, {"train.weight_decay": "abc"})))
     assert main(["sweep", str(p), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "train.weight_decay: expected a number or list of numbers, got 'abc'" in err
     assert "Traceback" not in err
-    p.write_text(TINY_TOML + "\n[output]\nformat = 'csv'\n")
+    p.write_text(config_toml(with_changes(TINY_CLI, {"output.format": "csv"})))
     assert main(["sweep", str(p)]) == 2
     assert "output.format: unknown key" in capsys.readouterr().err
     assert main(["sweep", str(tmp_path / "missing.toml")]) == 2
@@ -76,22 +63,6 @@ def _pl_eval(fn, t):
     return fn["slope_left"] * t + fn["intercept"] + np.maximum(t[:, None] - k[None, :], 0.0) @ J
 
 
-def _grid_lp_min_tv(x, y, grid):
-    """Independent oracle: min sum|J| s.t. c x_i + d + sum_k J_k (x_i - t_k)_+ = y_i, an LP (HiGHS) over
-    knots on ``grid`` (MATH B.1's grid LP; exact when the grid holds the data)."""
-    from scipy.optimize import linprog
-
-    A = np.maximum(x[:, None] - grid[None, :], 0.0)
-    K, n = grid.size, x.size
-    # Variables [J+ (K), J- (K), c, d], J = J+ - J-.
-    A_eq = np.hstack([A, -A, x[:, None], np.ones((n, 1))])
-    cost = np.concatenate([np.ones(2 * K), [0.0, 0.0]])
-    bounds = [(0, None)] * (2 * K) + [(None, None)] * 2
-    res = linprog(cost, A_eq=A_eq, b_eq=y, bounds=bounds, method="highs")
-    assert res.status == 0
-    return res.fun
-
-
 def test_solve_prints_the_grid_lp_value(tmp_path, capsys):
     rng = np.random.default_rng(3)
     x = np.sort(rng.uniform(-2, 2, 9))
@@ -102,7 +73,7 @@ def test_solve_prints_the_grid_lp_value(tmp_path, capsys):
     out = capsys.readouterr().out
     value = float(re.search(r"value:\s+(\S+)", out).group(1))
     grid = np.union1d(x, np.linspace(-4, 4, 401))
-    lp = _grid_lp_min_tv(x, y, grid)
+    lp = GridLP(x, y, grid, "skip").value()  # independent V1 grid LP (exact: the grid holds the data)
     assert value == pytest.approx(lp, rel=1e-8)
     assert "status:       optimal" in out
     sol = json.loads((tmp_path / "s.json").read_text())
@@ -113,22 +84,13 @@ def test_solve_prints_the_grid_lp_value(tmp_path, capsys):
 
 
 def _regression_oracle(x, y, lam, variant):
-    """Independent optimum of min sum (f(x_i)-y_i)^2 + lam R(f), solved by cvxpy with ECOS (the library's
-    conic paths use Clarabel), from the definitions of MATH A.2 on a knot grid: f = d + s_L x +
-    sum_k J_k (x - t_k)_+, R = sum|J| (skip) or max(sum|J|, |2 s_L + sum J|) (no-skip, f'(-inf) + f'(inf)).
-    The grid holds the data, the hull ends and points between and beyond them (knots at the data
-    suffice, MATH B.1/B.2; the extra ones can only lower the oracle)."""
-    import cvxpy as cp
-
+    """Independent optimum of min sum (f(x_i)-y_i)^2 + lam R(f) (``_oracles.grid_regression``), solved
+    by ECOS (the library's conic paths use Clarabel). The grid holds the data, the hull ends and points
+    between and beyond them (knots at the data suffice, MATH B.1/B.2; the extra ones can only lower
+    the oracle)."""
     grid = np.union1d(x, np.concatenate([(x[1:] + x[:-1]) / 2, [x[0] - 1.0, x[-1] + 1.0]]))
-    A = np.maximum(x[:, None] - grid[None, :], 0.0)
-    J, sL, d = cp.Variable(grid.size), cp.Variable(), cp.Variable()
-    tv = cp.norm1(J)
-    R = tv if variant == "skip" else cp.maximum(tv, cp.abs(2 * sL + cp.sum(J)))
-    prob = cp.Problem(cp.Minimize(cp.sum_squares(d + sL * x + A @ J - y) + lam * R))
-    prob.solve(solver="ECOS", abstol=1e-11, reltol=1e-11, feastol=1e-11, max_iters=500)
-    assert prob.status == "optimal"
-    return prob.value
+    return grid_regression(x, y, lam, variant, grid, solver="ECOS", abstol=1e-11, reltol=1e-11, feastol=1e-11,
+                           max_iters=500)[0]
 
 
 def _objective(fn, x, y, lam, variant):

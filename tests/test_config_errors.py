@@ -8,7 +8,6 @@ and says what is expected; on the command line exit status 2, one line on stderr
 traceback, nothing printed before the error.
 """
 
-import copy
 import os
 import subprocess
 import sys
@@ -19,31 +18,16 @@ import pytest
 from minnorm.cli import main
 from minnorm.comparison.sweeps.config import ConfigError, load_config, metric_names, parse_config
 
+from _fixtures import TINY, with_changes
+
 ROOT = Path(__file__).resolve().parents[1]
 
-BASE = {
-    "name": "t",
-    "seeds": 2,
-    "problem": {"target": "sin", "design": "uniform", "n": 8},
-    "reference": {"name": "tv2:skip", "lam": "mapped"},
-    "model": {"width": [8, 16], "skip": True},
-    "train": {"optimizer": "adam", "steps": 10, "lr": 0.01, "weight_decay": 1e-3},
-}
+BASE = with_changes(TINY, {"name": "t", "problem.n": 8, "train.steps": 10, "output": None})
 
 
 def with_values(**changes):
     """BASE with ``section__key=value`` replaced (``None`` deletes the key)."""
-    d = copy.deepcopy(BASE)
-    for dotted, value in changes.items():
-        *parents, last = dotted.split("__")
-        sub = d
-        for p in parents:
-            sub = sub.setdefault(p, {})
-        if value is None:
-            sub.pop(last, None)
-        else:
-            sub[last] = value
-    return d
+    return with_changes(BASE, changes, sep="__")
 
 
 def _files(tmp_path):

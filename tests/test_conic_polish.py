@@ -12,20 +12,13 @@ import itertools
 
 import numpy as np
 import pytest
-from scipy.optimize import linprog
 
 import solvers
 from solvers import tv2_cost
 
+from _oracles import GridLP, omega, relu
+
 conic = importlib.import_module("solvers.tv2.socp")
-
-
-def omega(t):
-    return np.hypot(1.0, t)
-
-
-def relu(t):
-    return np.maximum(t, 0.0)
 
 
 def interp(x, y, variant):
@@ -33,38 +26,15 @@ def interp(x, y, variant):
 
 
 def grid_lp_value(x, y, variant, points=1500):
-    r"""Knot-grid LP (MATH B.3/B.4) on a uniform grid, solved by HiGHS.
+    r"""Knot-grid LP (MATH B.3/B.4, ``_oracles.GridLP``) on a uniform grid plus the data, by HiGHS.
 
-    f(t) = c t + d + sum_k J_k (t - t_k)_+, J = Jp - Jm. V3: min omega.|J|. V4: min tau with
-    tau >= omega.|J|, tau >= (omega - 1).|J| + e, e >= |2c + sum J| (D = f'(-inf) + f'(+inf)).
     V4 knots outside the hull only matter through D and are cheapest at min(x_1, 0) / max(x_n, 0),
     so the grid spans [min(x_1, 0), max(x_n, 0)].
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
     lo, hi = (x[0], x[-1]) if variant == "bias" else (min(x[0], 0.0), max(x[-1], 0.0))
     t = np.unique(np.concatenate([np.linspace(lo, hi, points), x]))
-    K = t.size
-    w = omega(t)
-    R = relu(x[:, None] - t[None, :])
-    n = x.size
-    # variables: Jp (K), Jm (K), c, d, [tau, e]
-    if variant == "bias":
-        cost = np.concatenate([w, w, [0.0, 0.0]])
-        A_eq = np.hstack([R, -R, x[:, None], np.ones((n, 1))])
-        res = linprog(cost, A_eq=A_eq, b_eq=y, bounds=[(0, None)] * (2 * K) + [(None, None)] * 2, method="highs")
-    else:
-        cost = np.zeros(2 * K + 4)
-        cost[2 * K + 2] = 1.0
-        A_eq = np.hstack([R, -R, x[:, None], np.ones((n, 1)), np.zeros((n, 2))])
-        rows = []
-        rows.append(np.concatenate([w, w, [0, 0, -1, 0]]))  # omega.|J| <= tau
-        rows.append(np.concatenate([w - 1, w - 1, [0, 0, -1, 1]]))  # (omega-1).|J| + e <= tau
-        rows.append(np.concatenate([np.ones(K), -np.ones(K), [2, 0, 0, -1]]))  # D <= e
-        rows.append(np.concatenate([-np.ones(K), np.ones(K), [-2, 0, 0, -1]]))  # -D <= e
-        res = linprog(cost, A_ub=np.array(rows), b_ub=np.zeros(4), A_eq=A_eq, b_eq=y,
-                      bounds=[(0, None)] * (2 * K) + [(None, None)] * 2 + [(0, None)] * 2, method="highs")
-    assert res.status == 0, res.message
-    return float(res.fun)
+    return GridLP(x, y, t, variant).value()
 
 
 def knots_per_closed_interval(x, f):

@@ -7,23 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cvxpy as cp
 import numpy as np
 import pytest
 import torch
 
+from _oracles import data_knot_regression, line_intersection, omega, secant_slopes
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
-
-
-def secant_slopes(x, y):
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    return np.diff(y) / np.diff(x)
-
-
-def line_intersection(x1, y1, s1, x2, y2, s2):
-    """Where y1 + s1 (t - x1) = y2 + s2 (t - x2)."""
-    return (y2 - s2 * x2 - y1 + s1 * x1) / (s1 - s2)
 
 
 def test_plot_minimum_norm_example(tmp_path):
@@ -48,7 +39,7 @@ def test_plot_minimum_norm_example(tmp_path):
     np.testing.assert_allclose(knots, [t1, t2], atol=5e-5)  # printed rounded to 4 decimals
     # All gaps <= 2, so (MATH B.3) the B-F solution is the V1-sparsest one, here unique (even run):
     # R = sum omega(t_k) |jump_k| with jumps s_3 - s_1 and s_5 - s_3.
-    R3 = abs(s[2] - s[0]) * np.hypot(1.0, t1) + abs(s[4] - s[2]) * np.hypot(1.0, t2)
+    R3 = abs(s[2] - s[0]) * omega(t1) + abs(s[4] - s[2]) * omega(t2)
     v3 = float(re.search(r"V3 value (\S+) ", res.stdout).group(1))
     assert v3 == pytest.approx(R3, abs=5e-6)  # printed to 6 decimals; SOCP accuracy ~1e-6
 
@@ -62,16 +53,6 @@ def _readme_print_comments():
 def _quoted_decimals(token):
     """Decimals a README figure is quoted to ('0.0900286' -> 7)."""
     return len(token.split(".")[1]) if "." in token else 0
-
-
-def _v1_regression_fitted(x, y, lam):
-    """MATH B.1 regression program (data-knot QP), written out here and solved by Clarabel."""
-    z = cp.Variable(x.size)
-    s = cp.multiply(z[1:] - z[:-1], 1.0 / np.diff(x))
-    prob = cp.Problem(cp.Minimize(cp.sum_squares(z - y) + lam * cp.norm1(s[1:] - s[:-1])))
-    prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
-    assert prob.status == "optimal"
-    return z.value, prob.value
 
 
 def test_readme_code_blocks_run_and_print_what_they_say(capsys):
@@ -93,7 +74,7 @@ def test_readme_code_blocks_run_and_print_what_they_say(capsys):
     assert float(out[3]) == pytest.approx(13 ** 0.5, abs=1e-6)  # SOCP accuracy (MATH G)
 
     # The trained network: its objective, recomputed from its parameters (MATH A.0: distinct kinks,
-    # so the integral of |f''| is sum |a_j w_j|), and the exact limit, from the B.1 program above.
+    # so the integral of |f''| is sum |a_j w_j|), and the exact limit, from the B.1 data-knot program.
     x, y, lam, net = ns["x"], ns["y"], ns["lam"], ns["net"]
     assert lam == pytest.approx(x.size * 1e-3, rel=1e-15)  # README convention: lam = n * weight_decay
     with torch.no_grad():
@@ -102,7 +83,9 @@ def test_readme_code_blocks_run_and_print_what_they_say(capsys):
     kinks = -b[w != 0] / w[w != 0]
     assert np.unique(kinks).size == kinks.size
     net_obj_independent = np.sum((fx - y) ** 2) + lam * np.sum(np.abs(a * w))
-    fitted, best_independent = _v1_regression_fitted(x, y, lam)
+    # MATH B.1 regression program (data-knot QP), solved by Clarabel at tight tolerances
+    best_independent, fitted = data_knot_regression(x, y, lam, solver="CLARABEL", tol_gap_abs=1e-12,
+                                                    tol_gap_rel=1e-12, tol_feas=1e-12)
     net_obj, best = map(float, out[4].split())
     assert net_obj == pytest.approx(net_obj_independent, rel=1e-12)
     assert best == pytest.approx(best_independent, rel=1e-9)

@@ -29,8 +29,8 @@ from minnorm.comparison.metrics import (
 )
 from minnorm.comparison.problems import make_problem
 from minnorm.comparison.references import solve_reference
-from test_public_api import v1_value  # MATH B.1 closed form V from the secant slopes
-from test_tv2_exact import data_knot_qp_value  # independent cvxpy/Clarabel data-knot QP (MATH B.1)
+
+from _oracles import data_knot_regression, v1_value  # independent cvxpy/Clarabel data-knot QP; MATH B.1 V
 
 ABS = PL([0.0], [0.0], -1.0, 1.0)
 ZERO = PL([0.0], [0.0], 0.0, 0.0)
@@ -194,7 +194,7 @@ def test_objective_gap_debarre_least_squares_line():
     # The connect-the-dots interpolant: SSE 0, objective lam * V with V = 1193.0707.
     lin = PL.from_values(x, y)
     lam = 1e-3
-    ref_obj = data_knot_qp_value(x, y, lam)  # min SSE + lam TV, written in test_tv2_exact with cvxpy
+    ref_obj, _ = data_knot_regression(x, y, lam)  # min SSE + lam TV, written in _oracles with cvxpy
     assert net_objective(lin, x, y, lam) == pytest.approx(lam * 1193.0707, abs=1e-6)
     assert objective_gap(lin, x, y, lam) == pytest.approx(lam * 1193.0707 - ref_obj, abs=1e-6)
     assert objective_gap(solvers.tv2_regression(x, y, lam).function, x, y, lam) == pytest.approx(0.0, abs=1e-12)
@@ -255,7 +255,7 @@ def test_compare_regression_reference_objective_gap():
     p = make_problem("sin", "random", 12, noise=0.1, seed=2)
     ref = solve_reference("tv2:skip", p.x, p.y, lam=0.05)
     m = compare(ref.function, ref, p)
-    qp = data_knot_qp_value(p.x, p.y, 0.05)  # independent cvxpy/Clarabel QP
+    qp, _ = data_knot_regression(p.x, p.y, 0.05)  # independent cvxpy/Clarabel QP
     assert m["ref_objective"] == pytest.approx(qp, rel=1e-7)
     assert m["objective_gap"] == pytest.approx(0.0, abs=1e-12)
     assert m["envelope_violation"] <= 1e-14

@@ -4,7 +4,9 @@ Every expected value in this module comes from a linear or mixed-integer program
 (``scipy.optimize.linprog`` / ``milp``) over a finite dictionary. None uses the closed forms of
 MATH B (V, the B.2 value, the envelope rules, run counting, secant-line pairing) or any library
 internal; the library is reached only through its public API (``tv2_interpolant``,
-``tv2_envelope``, ``tv2_cost``, ``PiecewiseLinear``).
+``tv2_envelope``, ``tv2_cost``, ``PiecewiseLinear``). The programs of oracles 1-3 (``GridLP``, the
+grids, ``milp_fewest_knots``) live in tests/_oracles.py, shared with the other test modules; oracle
+4 and the data are here.
 
 Oracles
 -------
@@ -97,96 +99,34 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from solvers import PiecewiseLinear, tv2_cost, tv2_envelope, tv2_interpolant
 
+from _oracles import (GRID_STEP, STATS, GridLP, grid_lp, line_intersections, lp, merge_close, milp_fewest_knots,
+                      omega, record, refined_lp, scale_of, secant_intersections, secant_lines)
+
 VARIANTS = ("skip", "no-skip", "bias", "bias-no-skip")
-HIGHS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 #: V1/V2 values are exact on the grid: HiGHS at 1e-10 feasibility on O(1)-scaled rows.
 RTOL_EXACT = 1e-8
-#: Relative slack of the optimal face and of the MILP's cost constraint.
-FACE_EPS = 1e-9
-MILP_EPS = 1e-7
-#: Grid step for V3/V4 (oracle 1): the grid LP exceeds the optimum by at most R * step^2 / 8.
-GRID_STEP = 4e-3
-#: Grid steps of the refined face LPs for V3/V4 (coarse uniform, then windows around atoms).
-REFINE_STEPS = (0.05, 2e-3, 1e-4)
 #: Face tolerance (relative to the data scale) for V3/V4 against the unique solution: knot
 #: positions resolved to REFINE_STEPS[-1] / 2, the sqrt(eps) growth of the face of a strictly
 #: convex problem (measured widths up to 2.7e-4 at eps = 1e-8, far extrapolation of G7), and the
 #: conic solver's knot positions (~1e-5).
 V3_FACE_ATOL = 1e-3
 
-WORST = {}  # worst discrepancy per (check, variant), written out when ORACLE_REPORT is set
-COUNTS = {"datasets": 0, "lp": 0, "milp": 0}
-
-
-def _record(key, value):
-    WORST[key] = max(WORST.get(key, 0.0), float(value))
+COUNTS = STATS["counts"]  # datasets checked, LPs and MILPs solved (the oracles count the programs)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _report():
+    """Write the worst discrepancies and the counts to $ORACLE_REPORT (JSON) when it is set."""
     yield
     path = os.environ.get("ORACLE_REPORT")
     if path:
         with open(path, "w") as fh:
-            json.dump({"worst": WORST, "counts": COUNTS}, fh, indent=1, sort_keys=True)
+            json.dump(STATS, fh, indent=1, sort_keys=True)
 
 
-def omega(t):
-    return np.hypot(1.0, t)
-
-
-# ============================================================================ LP plumbing
-def _lp(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=None):
-    COUNTS["lp"] += 1
-    for method, options in (("highs-ds", HIGHS), ("highs-ipm", HIGHS), ("highs-ds", {})):
-        # dual simplex at tight tolerances; nearly parallel columns of a refined grid can make it
-        # stall, then interior point, then default tolerances
-        res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method=method,
-                      options=options)
-        if res.status == 0:
-            return res
-    raise AssertionError(f"oracle LP failed: {res.message}")
-
-
-def secant_intersections(x, y, lo, hi):
-    """All pairwise intersections of the extended secant lines of the data, inside [lo, hi]."""
-    s = np.diff(y) / np.diff(x)
-    pts = []
-    for i in range(s.size):
-        for j in range(i + 1, s.size):
-            if s[i] != s[j]:
-                # line i through (x_i, y_i), line j through (x_j, y_j)
-                t = (y[j] - s[j] * x[j] - y[i] + s[i] * x[i]) / (s[i] - s[j])
-                if lo <= t <= hi:
-                    pts.append(t)
-    return np.array(pts)
-
-
-def line_intersections(lines, x, y, lo, hi):
-    """Intersections of lines (slope, x0, y0) with every extended secant line and each other."""
-    s = np.diff(y) / np.diff(x)
-    all_lines = list(lines) + [(s[i], x[i], y[i]) for i in range(s.size)]
-    pts = []
-    for a in range(len(lines)):
-        for b in range(a + 1, len(all_lines)):
-            (sa, xa, ya), (sb, xb, yb) = all_lines[a], all_lines[b]
-            if abs(sa - sb) > 1e-7 * (1 + abs(sa) + abs(sb)):  # LP slopes are accurate to ~1e-9
-                t = (yb - sb * xb - ya + sa * xa) / (sa - sb)
-                if lo <= t <= hi:
-                    pts.append(t)
-    return np.array(pts)
-
-
-def outer_range(x, variant):
-    span = x[-1] - x[0]
-    lo, hi = x[0] - span, x[-1] + span
-    if variant in ("bias", "bias-no-skip"):
-        lo, hi = min(lo, -1.0), max(hi, 1.0)  # reach beyond 0, where omega is smallest
-    return lo, hi
 
 
 def eval_points(x):
@@ -202,149 +142,6 @@ def eval_points(x):
     inside = [x[i] + f * (x[i + 1] - x[i]) for i in range(n - 1) for f in fr[i]]
     outside = [x[0] - span * a for a in (0.05, 0.5, 2.0)] + [x[-1] + span * a for a in (0.05, 0.5, 2.0)]
     return np.array(sorted(inside + outside))
-
-
-def uniform_pieces(breaks, step):
-    """Union of equal subdivisions of consecutive breakpoints, each piece at most ``step``."""
-    breaks = np.unique(breaks)
-    parts = [breaks]
-    for a, b in zip(breaks[:-1], breaks[1:]):
-        k = int(np.ceil((b - a) / step))
-        if k > 1:
-            parts.append(np.linspace(a, b, k + 1)[1:-1])
-    return np.unique(np.concatenate(parts))
-
-
-def knot_grid(x, y, variant, t_eval=(), step=None):
-    lo, hi = outer_range(x, variant)
-    if variant in ("skip", "no-skip"):
-        # exact variants: geometric candidates plus a coarse uniform grid
-        base = [x, [0.0, lo, hi], np.asarray(t_eval, float), secant_intersections(x, y, lo, hi),
-                np.linspace(lo, hi, 201)]
-        return np.unique(np.concatenate([np.ravel(b) for b in base]))
-    step = GRID_STEP if step is None else step
-    t = uniform_pieces(np.concatenate([x, [0.0, lo, hi]]), step)
-    return np.unique(np.concatenate([t, np.asarray(t_eval, float)]))
-
-
-class GridLP:
-    r"""The knot-grid program of oracle 1: variables ``[J+ (K), J- (K), s_L, d, r]``."""
-
-    def __init__(self, x, y, t, variant):
-        self.x, self.y, self.t, self.variant = x, y, t, variant
-        K = t.size
-        self.K = K
-        self.nv = 2 * K + 3
-        relu = np.maximum(x[:, None] - t[None, :], 0.0)
-        self.A_eq = np.hstack([relu, -relu, (x - x[0])[:, None], np.ones((x.size, 1)), np.zeros((x.size, 1))])
-        self.G = self._cost_rows()
-        self.A_ub = np.hstack([self.G, -np.ones((self.G.shape[0], 1))])
-        self.bounds = [(0, None)] * (2 * K) + [(None, None)] * 3
-
-    def _cost_rows(self):
-        K, t, v = self.K, self.t, self.variant
-        w = omega(t) if v in ("bias", "bias-no-skip") else np.ones(K)
-        mass = np.concatenate([w, w, [0.0, 0.0]])
-        D = np.concatenate([np.ones(K), -np.ones(K), [2.0, 0.0]])  # 2 s_L + sum J
-        if v in ("skip", "bias"):
-            return mass[None, :]
-        if v == "no-skip":
-            return np.vstack([mass, D, -D])
-        excess = np.concatenate([w - 1.0, w - 1.0, [0.0, 0.0]])
-        return np.vstack([mass, excess + D, excess - D])
-
-    def row(self, t0):
-        """Linear form giving f(t0)."""
-        r = np.maximum(t0 - self.t, 0.0)
-        return np.concatenate([r, -r, [t0 - self.x[0], 1.0, 0.0]])
-
-    def slope_rows(self):
-        """Linear forms of f'(-inf) and f'(+inf)."""
-        K = self.K
-        left = np.zeros(self.nv)
-        left[2 * K] = 1.0
-        right = np.concatenate([np.ones(K), -np.ones(K), [1.0, 0.0, 0.0]])
-        return left, right
-
-    def solve(self, objective=None, r_max=None):
-        c = np.zeros(self.nv)
-        if objective is None:
-            c[-1] = 1.0
-        else:
-            c = objective
-        bounds = list(self.bounds)
-        if r_max is not None:
-            bounds[-1] = (None, r_max)
-        return _lp(c, A_ub=self.A_ub, b_ub=np.zeros(self.A_ub.shape[0]), A_eq=self.A_eq, b_eq=self.y,
-                   bounds=bounds)
-
-    def value(self):
-        res = self.solve()
-        self.R = float(res.fun)
-        return self.R
-
-    def face_range(self, t0, eps=FACE_EPS):
-        r"""[min, max] of f(t0) over grid functions of cost <= R (1 + eps)."""
-        e = self.row(t0)
-        return self.extreme(np.concatenate([e[:-1], [0.0]]), eps)
-
-    def extreme(self, form, eps=FACE_EPS):
-        """[min, max] of the linear form over the face. The second LP sits on the boundary of
-        feasibility; if HiGHS stalls there, the slack is widened tenfold (at most twice)."""
-        for slack in (eps, 10 * eps, 100 * eps):
-            rmax = self.R * (1 + slack) + 1e-12
-            try:
-                lo = self.solve(objective=form, r_max=rmax).fun
-                hi = -self.solve(objective=-form, r_max=rmax).fun
-            except AssertionError:
-                continue
-            _record("face slack used", slack)
-            return lo, hi
-        raise AssertionError("oracle face LP failed at every slack")
-
-
-def grid_lp(x, y, variant, t_eval=(), step=None):
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    prob = GridLP(x, y, knot_grid(x, y, variant, t_eval, step), variant)
-    prob.value()
-    return prob
-
-
-def refined_lp(x, y, variant, t_eval=()):
-    r"""V3/V4 grid LP refined around its own atoms (for the face LPs, which a uniform fine grid
-    makes slow): a uniform grid of step ``REFINE_STEPS[0]``, then, around every atom of the
-    previous solution, a window of +-2 previous steps at the next step. Atom positions end within
-    ``REFINE_STEPS[-1]`` of optimal ones; the value is checked against the library's certified
-    bracket by the caller."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    lo, hi = outer_range(x, variant)
-    t = uniform_pieces(np.concatenate([x, [0.0, lo, hi]]), REFINE_STEPS[0])
-    t = np.unique(np.concatenate([t, np.asarray(t_eval, float)]))
-    prob = None
-    for prev, step in zip(REFINE_STEPS, REFINE_STEPS[1:] + (None,)):
-        prob = GridLP(x, y, t, variant)
-        res = prob.solve()
-        prob.R = float(res.fun)
-        if step is None:
-            break
-        J = res.x[: prob.K] - res.x[prob.K: 2 * prob.K]
-        atoms = prob.t[np.abs(J) > 1e-9 * max(1.0, prob.R)]
-        local = [np.arange(-2 * prev, 2 * prev + step / 2, step) + a for a in atoms]
-        t = merge_close(np.concatenate([prob.t] + local), np.concatenate([x, [0.0], t_eval]))
-    return prob
-
-
-def merge_close(t, keep, tol=1e-9):
-    """Sorted grid without near-duplicates (nearly parallel LP columns stall HiGHS); points of
-    ``keep`` (data, 0, evaluation points) stay exactly."""
-    keep = np.unique(np.asarray(keep, float))
-    t = np.setdiff1d(np.unique(t), keep)
-    i = np.clip(np.searchsorted(keep, t), 1, keep.size - 1) if keep.size > 1 else np.zeros(t.size, int)
-    near = np.minimum(np.abs(t - keep[i - 1 if keep.size > 1 else i]), np.abs(t - keep[i])) <= tol * (1 + np.abs(t))
-    t = t[~near]
-    if t.size > 1:
-        t = t[np.concatenate(([True], np.diff(t) > tol * (1 + np.abs(t[1:]))))]
-    return np.union1d(t, keep)
 
 
 # ============================================================================ data strategies
@@ -416,12 +213,6 @@ ORACLE_SETTINGS = dict(derandomize=True, deadline=None, suppress_health_check=[H
                        phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 
-def scale_of(x, y):
-    """Typical magnitude of values and slopes, for absolute tolerances."""
-    s = np.diff(y) / np.diff(x)
-    return 1.0 + float(np.max(np.abs(y))) + float(np.max(np.abs(s))) * float(x[-1] - x[0])
-
-
 def bias_band(R):
     """Oracle-1 band for V3/V4: the grid LP exceeds the optimum by at most R step^2 / 8."""
     return R * GRID_STEP ** 2 / 8.0
@@ -437,18 +228,18 @@ def check_value(x, y, variant):
     assert sol.status == "optimal"
     sc = max(1.0, R)
     if variant in ("skip", "no-skip"):
-        _record(f"value rel |value-LP| {variant}", abs(sol.value - R) / sc)
-        _record(f"value rel |bound-LP| {variant}", abs(sol.lower_bound - R) / sc)
+        record(f"value rel |value-LP| {variant}", abs(sol.value - R) / sc)
+        record(f"value rel |bound-LP| {variant}", abs(sol.lower_bound - R) / sc)
         assert sol.value == pytest.approx(R, rel=RTOL_EXACT, abs=RTOL_EXACT)
         assert sol.lower_bound == pytest.approx(R, rel=RTOL_EXACT, abs=RTOL_EXACT)
     else:
         band = bias_band(R)
         # value above LP: the library's interpolant costs more than a grid function
-        _record(f"value rel (value-LP)_+ {variant}", max(0.0, sol.value - R) / sc)
+        record(f"value rel (value-LP)_+ {variant}", max(0.0, sol.value - R) / sc)
         # value below the band: impossible for a true interpolant cost
-        _record(f"value rel (LP-band-value)_+ {variant}", max(0.0, R - band - sol.value) / sc)
-        _record(f"value rel (bound-LP)_+ {variant}", max(0.0, sol.lower_bound - R) / sc)
-        _record(f"value rel |value-LP| {variant}", abs(sol.value - R) / sc)
+        record(f"value rel (LP-band-value)_+ {variant}", max(0.0, R - band - sol.value) / sc)
+        record(f"value rel (bound-LP)_+ {variant}", max(0.0, sol.lower_bound - R) / sc)
+        record(f"value rel |value-LP| {variant}", abs(sol.value - R) / sc)
         assert sol.lower_bound <= R * (1 + 1e-9) + 1e-12
         assert R - band - 1e-9 * sc <= sol.value <= R * (1 + 1e-7) + 1e-12
     assert np.max(np.abs(sol(x) - y)) <= 1e-9 * scale_of(x, y)
@@ -491,7 +282,7 @@ def check_envelope(x, y, variant):
     atol = 1e-7 * scale_of(np.asarray(x, float), np.asarray(y, float))
     lo, hi = env.lower(te), env.upper(te)
     err = np.maximum(np.abs(lo - ranges[:, 0]), np.abs(hi - ranges[:, 1]))
-    _record(f"envelope abs err {variant}", np.max(err))
+    record(f"envelope abs err {variant}", np.max(err))
     bad = err > atol
     assert not np.any(bad), (
         f"envelope differs from the LP face at t={te[bad]}: library [lo, hi]="
@@ -525,15 +316,15 @@ def check_bias_face(x, y, variant):
     sol = tv2_interpolant(x, y, variant=variant)
     # the refined grid LP is an upper bound on the optimum, and (refinement found the optimal
     # atoms) within 1e-6 of the library's value
-    _record(f"refined LP rel (R-value) {variant}", (prob.R - sol.value) / max(1.0, sol.value))
+    record(f"refined LP rel (R-value) {variant}", (prob.R - sol.value) / max(1.0, sol.value))
     assert sol.lower_bound <= prob.R * (1 + 1e-9) + 1e-12
     assert prob.R <= sol.value * (1 + 1e-6) + 1e-12
     ft = sol(te)
     width = ranges[:, 1] - ranges[:, 0]
     outside = np.maximum(ranges[:, 0] - ft, ft - ranges[:, 1]).clip(min=0.0)
     sc = scale_of(np.asarray(x, float), np.asarray(y, float))
-    _record(f"face width / scale {variant}", np.max(width) / sc)
-    _record(f"solution outside face / scale {variant}", np.max(outside) / sc)
+    record(f"face width / scale {variant}", np.max(width) / sc)
+    record(f"solution outside face / scale {variant}", np.max(outside) / sc)
     assert np.max(outside) <= V3_FACE_ATOL * sc
     # V3: unique (B-F). V4: unique as measured (module docstring, Findings).
     assert np.max(width) <= V3_FACE_ATOL * sc
@@ -582,68 +373,23 @@ def candidate_knots(x, y, variant):
         lines = [(v, x[0], y[0]) for v in sl] + [(v, x[-1], y[-1]) for v in sr]
         # The LP slopes carry ~1e-9 errors: an intersection that close to an exact candidate (data
         # point, secant intersection) is that candidate, which is kept exactly.
-        t = merge_close(np.concatenate([t, line_intersections(lines, x, y, lo, hi)]), t, tol=1e-7)
+        t = merge_close(np.concatenate([t, line_intersections(lines, lo, hi, others=secant_lines(x, y),
+                                                              rtol=1e-7)]), t, tol=1e-7)
     prob = GridLP(x, y, t, variant)
     prob.value()
     return t, prob
 
 
-def milp_fewest_knots(x, y, variant):
-    """Fewest knots among grid interpolants of cost <= R_LP (1 + MILP_EPS), verified by an LP on
-    the MILP's support. Returns (count, knots)."""
-    t, prob = candidate_knots(x, y, variant)
-    K = t.size
-    R = prob.R
-    rmax = R * (1 + MILP_EPS) + 1e-12
-    M = rmax * (1 + 1e-6) + 1e-12  # |J_k| <= sum |J| <= cost
-    # columns: J+ (K), J- (K), s_L, d, z (K)
-    A_eq = np.hstack([prob.A_eq[:, :-1], np.zeros((x.size, K))])
-    A_cost = np.hstack([prob.G, np.zeros((prob.G.shape[0], K))])
-    A_big = np.hstack([np.eye(K), np.eye(K), np.zeros((K, 2)), -M * np.eye(K)])
-    cons = [LinearConstraint(A_eq, y, y), LinearConstraint(A_cost, -np.inf, rmax),
-            LinearConstraint(A_big, -np.inf, 0.0)]
-    lb = np.concatenate([np.zeros(2 * K), [-np.inf, -np.inf], np.zeros(K)])
-    ub = np.concatenate([np.full(2 * K, np.inf), [np.inf, np.inf], np.ones(K)])
-    c = np.concatenate([np.zeros(2 * K + 2), np.ones(K)])
-    integrality = np.concatenate([np.zeros(2 * K + 2), np.ones(K)])
-    # HiGHS's integrality (~1e-6) and feasibility tolerances let a MILP solution lean on jumps of
-    # ~1e-6 M behind z = 0 (or drop a genuinely needed knot of tiny jump, a slope change of 1e-7 in
-    # float data). So a support counts only once the LP on exactly that support reaches the optimal
-    # cost: first the support {z = 1}, else every numerically non-zero jump; if neither verifies, a
-    # no-good cut removes {z = 1} and the MILP is solved again.
-    cuts = []
-    for _ in range(10):
-        COUNTS["milp"] += 1
-        res = milp(c, constraints=cons + cuts, bounds=Bounds(lb, ub), integrality=integrality,
-                   options={"mip_rel_gap": 0.0, "time_limit": 30.0})
-        assert res.status == 0, res.message
-        on = res.x[2 * K + 2:] > 0.5
-        nonzero = (res.x[:K] + res.x[K:2 * K]) > 1e-12 * M
-        for z in (on, on | nonzero):
-            if not np.any(z):
-                if R <= 1e-9 * scale_of(x, y):
-                    return 0, t[z], R
-                continue
-            try:
-                ok = GridLP(x, y, t[z], variant).value() <= rmax * (1 + 1e-9)
-            except AssertionError:  # the support cannot interpolate exactly
-                ok = False
-            if ok:
-                return int(np.count_nonzero(z)), t[z], R
-        _record("MILP no-good cuts", len(cuts) + 1)
-        row = np.concatenate([np.zeros(2 * K + 2), on.astype(float)])[None, :]
-        cuts.append(LinearConstraint(row, -np.inf, np.count_nonzero(on) - 1))
-    raise AssertionError("no MILP support verified")
-
-
 def check_sparsest(x, y, variant):
     x, y = np.asarray(x, float), np.asarray(y, float)
     COUNTS["datasets"] += 1
-    count, knots, R = milp_fewest_knots(x, y, variant)
+    t, prob = candidate_knots(x, y, variant)
+    count, knots = milp_fewest_knots(x, y, variant, t, prob.R)
+    R = prob.R
     sol = tv2_interpolant(x, y, variant=variant, select="sparsest")
     assert sol.value == pytest.approx(R, rel=RTOL_EXACT, abs=RTOL_EXACT)
     assert np.max(np.abs(sol(x) - y)) <= 1e-9 * scale_of(x, y)
-    _record(f"sparsest |library-MILP| knots {variant}", abs(sol.knots.size - count))
+    record(f"sparsest |library-MILP| knots {variant}", abs(sol.knots.size - count))
     assert sol.knots.size <= count, (
         f"library's sparsest has {sol.knots.size} knots {sol.knots}, the MILP found {count} at {knots}")
     assert sol.knots.size == count, (
@@ -705,7 +451,7 @@ def dictionary_cost(f_knots, f_jumps, slope_left, value_at_0, variant, n_angles=
     ])
     b_eq = np.concatenate([target, [slope_left, value_at_0]])
     bounds = [(0, None)] * (2 * U) + [(None, None) if skip else (0, 0), (None, None)]
-    res = _lp(np.concatenate([unit_cost, unit_cost, [0.0, 0.0]]), A_eq=A_eq, b_eq=b_eq, bounds=bounds)
+    res = lp(np.concatenate([unit_cost, unit_cost, [0.0, 0.0]]), A_eq=A_eq, b_eq=b_eq, bounds=bounds)
     a = res.x[:U] - res.x[U:2 * U]
     c, d = res.x[2 * U:]
 
@@ -741,7 +487,7 @@ def check_dictionary(knots, jumps, sl, C, variant, n_angles=41):
     # the LP's network is the target (guards the oracle's own constraints)
     assert np.max(np.abs(net(probe) - f(probe))) <= 1e-7 * scale
     expected = tv2_cost(f, variant)
-    _record(f"dictionary rel |LP-tv2_cost| {variant}", abs(value - expected) / max(1.0, expected))
+    record(f"dictionary rel |LP-tv2_cost| {variant}", abs(value - expected) / max(1.0, expected))
     assert value == pytest.approx(expected, rel=1e-8, abs=1e-9)
 
 

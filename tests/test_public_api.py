@@ -8,6 +8,8 @@ import pytest
 
 import minnorm as mn
 
+from _oracles import cost_from_evaluations, data_knot_regression, sparsest_v1_count, v1_value, v2_value
+
 VARIANTS = ["skip", "no-skip", "bias", "bias-no-skip"]
 
 
@@ -15,51 +17,6 @@ def random_data(seed, n=7):
     rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(-2.0, 2.0, n))
     return x, rng.normal(size=n)
-
-
-def secant_slopes(x, y):
-    return np.diff(y) / np.diff(x)
-
-
-def v1_value(x, y):
-    """MATH B.1: the V1 minimum is V = sum |s_i - s_{i-1}| over the secant slopes."""
-    return float(np.sum(np.abs(np.diff(secant_slopes(x, y)))))
-
-
-def v2_value(x, y):
-    """MATH B.2: R* = max(V, (V + |s_1 + s_{n-1}|) / 2)."""
-    s, V = secant_slopes(x, y), v1_value(x, y)
-    return max(V, 0.5 * (V + abs(s[0] + s[-1])))
-
-
-def cost_from_evaluations(f, variant):
-    """R(f) of MATH A.2 from evaluations of f only (not from minnorm's cost code): the jumps of f'
-    are differences of chord slopes between consecutive knots (f is affine between them, checked at
-    the midpoints), the outer slopes those of the outermost chords."""
-    t = np.asarray(f.knots, dtype=np.float64)
-    pts = np.concatenate([[t[0] - 1.0 if t.size else -1.0], t, [t[-1] + 1.0 if t.size else 1.0]])
-    vals = np.asarray(f(pts), dtype=np.float64)
-    mids = 0.5 * (pts[1:] + pts[:-1])
-    np.testing.assert_allclose(f(mids), 0.5 * (vals[1:] + vals[:-1]), rtol=1e-12, atol=1e-12)
-    slopes = np.diff(vals) / np.diff(pts)
-    jumps, D = np.diff(slopes), slopes[0] + slopes[-1]
-    tv, omega_tv = np.sum(np.abs(jumps)), np.sum(np.hypot(1.0, t) * np.abs(jumps))
-    return {"skip": tv, "no-skip": max(tv, abs(D)), "bias": omega_tv,
-            "bias-no-skip": omega_tv + max(abs(D) - tv, 0.0)}[variant]
-
-
-def sparsest_v1_count(x, y):
-    """MATH B.1(iii): sum over maximal runs of k equal nonzero curvature signs of ceil(k / 2)."""
-    eta = np.sign(np.diff(secant_slopes(x, y)))
-    count, run, prev = 0, 0, 0.0
-    for e in list(eta) + [0.0]:
-        if e != 0 and e == prev:
-            run += 1
-        else:
-            count += (run + 1) // 2
-            run = 1 if e != 0 else 0
-        prev = e
-    return count
 
 
 def test_readme_example_numbers():
@@ -99,21 +56,6 @@ def test_exact_and_cvxpy_agree_on_value_with_certificates(variant, seed):
     assert grid.value == pytest.approx(exact.value, rel=rtol)
 
 
-def _data_knot_regression(x, y, lam, variant):
-    """MATH B.1 / B.2 regression programs (knots at the data suffice), written out here and solved
-    by Clarabel: min sum (z - y)^2 + lam R over the fitted values z."""
-    import cvxpy as cp
-
-    z = cp.Variable(x.size)
-    s = cp.multiply(z[1:] - z[:-1], 1.0 / np.diff(x))
-    V = cp.norm1(s[1:] - s[:-1])
-    R = V if variant == "skip" else cp.maximum(V, 0.5 * (V + cp.abs(s[0] + s[-1])))
-    prob = cp.Problem(cp.Minimize(cp.sum_squares(z - y) + lam * R))
-    prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
-    assert prob.status == "optimal"
-    return prob.value, z.value
-
-
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_regression_exact_and_cvxpy_agree(variant):
     x, y = random_data(5, n=9)
@@ -125,7 +67,9 @@ def test_regression_exact_and_cvxpy_agree(variant):
         assert sol.value == pytest.approx(sse + lam * cost_from_evaluations(sol, variant), rel=1e-9)
         assert sol.lower_bound <= sol.value + 1e-9
     if variant in ("skip", "no-skip"):
-        value, fitted = _data_knot_regression(x, y, lam, variant)
+        # MATH B.1 / B.2 regression with knots at the data, by Clarabel at tight tolerances
+        value, fitted = data_knot_regression(x, y, lam, variant, solver="CLARABEL", tol_gap_abs=1e-12,
+                                             tol_gap_rel=1e-12, tol_feas=1e-12)
         assert exact.value == pytest.approx(value, rel=1e-8)
         np.testing.assert_allclose(exact(x), fitted, atol=1e-6)  # the fitted values are unique
     assert exact.gap <= 1e-5 * exact.value

@@ -10,28 +10,16 @@ import pytest
 from minnorm.comparison.sweeps.config import ConfigError, RunSpec, expand, group_populations, load_config, parse_config
 from minnorm.comparison.sweeps.store import ResultStore, finished_keys, load_references, load_results
 
-BASE = {
-    "name": "t",
-    "seeds": 3,
-    "problem": {"target": "sin", "design": "uniform", "n": [8, 12]},
-    "reference": {"name": "tv2:skip", "lam": "mapped"},
-    "model": {"width": [16, 32, 64], "skip": True},
-    "train": {"optimizer": ["gd", "adam"], "steps": 10, "lr": 0.01, "weight_decay": [1e-3, 1e-2]},
-}
+from _fixtures import TINY, with_changes
+
+BASE = with_changes(TINY, {"name": "t", "seeds": 3, "problem.n": [8, 12], "model.width": [16, 32, 64],
+                           "train.optimizer": ["gd", "adam"], "train.steps": 10, "train.weight_decay": [1e-3, 1e-2],
+                           "output": None})
 
 
 def bad(path, value):
     """BASE with one value replaced (path like 'train.weight_decay'); None deletes the key."""
-    d = copy.deepcopy(BASE)
-    *parents, last = path.split(".")
-    sub = d
-    for p in parents:
-        sub = sub.setdefault(p, {})
-    if value is None:
-        sub.pop(last, None)
-    else:
-        sub[last] = value
-    return d
+    return with_changes(BASE, {path: value})
 
 
 @pytest.mark.parametrize(

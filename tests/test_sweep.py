@@ -16,15 +16,8 @@ from minnorm.comparison.sweeps.config import expand, parse_config
 from minnorm.comparison.sweeps.store import finished_keys, load_results
 from minnorm.comparison.sweeps.run import run_sweep
 
-TINY = {
-    "name": "tiny",
-    "seeds": 2,
-    "problem": {"target": "sin", "design": "uniform", "n": 6},
-    "reference": {"name": "tv2:skip", "lam": "mapped"},
-    "model": {"width": [8, 16], "skip": True},
-    "train": {"optimizer": "adam", "steps": 200, "lr": 0.01, "weight_decay": 1e-3},
-    "output": {"report": False},
-}
+from _fixtures import TINY, config_toml, with_changes
+
 
 
 def test_serial_sweep_rows_and_resume(tmp_path):
@@ -96,26 +89,8 @@ def test_scheduled_sweep_trains_with_the_schedule(tmp_path):
     assert abs(other.final_objective - res.final_objective) > 1e-6
 
 
-KILL_CFG = """
-name = "killme"
-seeds = 1
-[problem]
-target = "sin"
-n = [5, 6, 7, 8, 9, 10]
-[reference]
-name = "tv2:skip"
-lam = "mapped"
-[model]
-width = [8, 16]
-skip = true
-[train]
-optimizer = "adam"
-steps = 2500
-lr = 0.01
-weight_decay = 1e-3
-[output]
-report = false
-"""
+KILL_CFG = config_toml(with_changes(TINY, {"name": "killme", "seeds": 1, "problem.design": None,
+                                           "problem.n": [5, 6, 7, 8, 9, 10], "train.steps": 2500}))
 
 
 def _rows(path):

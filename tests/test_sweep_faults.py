@@ -25,40 +25,14 @@ from minnorm.comparison.sweeps.config import expand, parse_config
 from minnorm.comparison.sweeps.store import STORE_NAME, Owner, ResultStore, StoreError, finished_keys, load_results
 from minnorm.comparison.sweeps.run import MAX_RETRIES, SchedulerError, SweepSummary, run_sweep
 
+from _fixtures import TINY, config_toml, with_changes
+
 ROOT = Path(__file__).parents[1]
 
 # Six populations (one per n) of one run each: with one worker they run one after the other, so a
 # fault can land between two commits.
-CFG = {
-    "name": "faults",
-    "seeds": 1,
-    "problem": {"target": "sin", "design": "uniform", "n": [6, 7, 8, 9, 10, 11]},
-    "reference": {"name": "tv2:skip", "lam": "mapped"},
-    "model": {"width": 8, "skip": True},
-    "train": {"optimizer": "adam", "steps": 300, "lr": 0.01, "weight_decay": 1e-3},
-    "output": {"report": False},
-}
-TOML = """\
-name = "faults"
-seeds = 1
-[problem]
-target = "sin"
-design = "uniform"
-n = [6, 7, 8, 9, 10, 11]
-[reference]
-name = "tv2:skip"
-lam = "mapped"
-[model]
-width = 8
-skip = true
-[train]
-optimizer = "adam"
-steps = {steps}
-lr = 0.01
-weight_decay = 1e-3
-[output]
-report = false
-"""
+CFG = with_changes(TINY, {"name": "faults", "seeds": 1, "problem.n": [6, 7, 8, 9, 10, 11], "model.width": 8,
+                          "train.steps": 300})
 
 
 def _cfg(steps=300, **over):
@@ -68,9 +42,16 @@ def _cfg(steps=300, **over):
     return parse_config(d)
 
 
+def _reap(proc):
+    """Kill and wait for ``proc`` if it still runs, so that a failed test leaves no sweep behind."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 def _start(tmp_path, steps=300, workers=1, new_session=False):
     cfg = tmp_path / "cfg.toml"
-    cfg.write_text(TOML.format(steps=steps))
+    cfg.write_text(config_toml(with_changes(CFG, {"train.steps": steps})))
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cmd = [sys.executable, "-W", "ignore", "-m", "minnorm.cli", "sweep", str(cfg), "--out", str(tmp_path / "out"),
            "--workers", str(workers), "--no-progress", "--no-report"]
@@ -141,9 +122,7 @@ def test_signal_stops_workers_keeps_runs_and_exits_128_plus_signal(tmp_path, sig
         (os.killpg if sig == signal.SIGINT else os.kill)(proc.pid, sig)
         _, err = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
     assert proc.returncode == 128 + sig, err
     assert f"interrupted by {signal.Signals(sig).name}" in err
     _wait(lambda: not _alive(workers), timeout=5, what="the workers to end")
@@ -162,9 +141,7 @@ def test_killed_parent_leaves_no_worker_and_a_rerun_resumes(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
     assert proc.returncode == -signal.SIGKILL
     _wait(lambda: not _alive(workers), timeout=5, what="the orphaned workers to end")
     before, claims = _store_rows(store)
@@ -223,7 +200,7 @@ def test_a_killed_worker_is_retried_in_a_fresh_one(tmp_path):
 
 def test_a_worker_killed_every_time_fails_its_runs_only_and_the_cli_exits_3(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
-    cfg.write_text(TOML.format(steps=KILL_STEPS).replace("n = [6, 7, 8, 9, 10, 11]", "n = [6, 7]"))
+    cfg.write_text(config_toml(with_changes(CFG, {"train.steps": KILL_STEPS, "problem.n": [6, 7]})))
     argv = ["sweep", str(cfg), "--out", str(tmp_path / "out"), "--workers", "1", "--no-progress", "--no-report"]
     code, killed = _run_with_killer(MAX_RETRIES + 1, lambda: main(argv))
     assert len(killed) == MAX_RETRIES + 1
@@ -245,9 +222,7 @@ def test_two_sweeps_into_one_store_train_each_run_once(tmp_path):
         mine = run_sweep(_cfg(), tmp_path / "out", workers=1, progress=False)
         out, err = proc.communicate(timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
     assert proc.returncode == 0, err
     first = out.splitlines()[0]  # "sweep 'faults': 6 runs, S already finished, K ok, ..."
     theirs = int(first.split(" already finished, ")[1].split(" ok")[0])
@@ -303,7 +278,7 @@ def test_store_that_is_a_directory_is_an_error(tmp_path, capsys):
         run_sweep(_cfg(), tmp_path / "out", serial=True, progress=False)
     assert not (tmp_path / "out" / STORE_NAME / STORE_NAME).exists()
     cfg = tmp_path / "c.toml"
-    cfg.write_text(TOML.format(steps=10))
+    cfg.write_text(config_toml(with_changes(CFG, {"train.steps": 10})))
     assert main(["sweep", str(cfg), "--out", str(tmp_path / "out"), "--serial", "--no-progress"]) == 2
     assert "is a directory" in capsys.readouterr().err
 
@@ -394,6 +369,6 @@ def test_unreachable_scheduler_is_reported_at_once(tmp_path, capsys):
     rows, claims = _store_rows(tmp_path / STORE_NAME)
     assert rows == [] and claims == 0
     cfg = tmp_path / "c.toml"
-    cfg.write_text(TOML.format(steps=10))
+    cfg.write_text(config_toml(with_changes(CFG, {"train.steps": 10})))
     assert main(["sweep", str(cfg), "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:1", "--no-progress"]) == 2
     assert "cannot connect to 127.0.0.1:1" in capsys.readouterr().err

@@ -7,14 +7,14 @@ All in float64 on the CPU with small widths; every expected number is computed i
 import copy
 import math
 
-import cvxpy as cp
 import numpy as np
 import pytest
 import torch
 
 import minnorm as mn
 from minnorm.training.loop import loss_and_grad
-from test_public_api import cost_from_evaluations  # R(f) of MATH A.2 from evaluations of f only
+
+from _oracles import cost_from_evaluations, data_knot_regression, grid_regression  # independent of minnorm
 
 X6 = np.array([-1.0, -0.6, -0.1, 0.3, 0.7, 1.0])
 Y6 = np.array([0.2, -0.5, 0.4, 0.1, 0.9, -0.3])
@@ -22,6 +22,16 @@ Y6 = np.array([0.2, -0.5, 0.4, 0.1, 0.9, -0.3])
 
 def _params(model):
     return {nm: getattr(model, nm).detach().clone() for nm in "awbcd" if getattr(model, nm) is not None}
+
+
+def _torch_steps(model, opt, x, y, steps, scheduler=None):
+    """The reference: ``steps`` steps of a torch.optim optimiser on the mean squared error."""
+    for _ in range(steps):
+        opt.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        opt.step()
+        if scheduler is not None:
+            scheduler.step()
 
 
 def _maxdiff(m1, m2):
@@ -101,25 +111,6 @@ def test_balancedness_is_conserved_under_gd_with_drift_of_order_lr():
 
 
 # ------------------------------------------------------------------------------ lam map
-def _v1_regression_qp(x, y, lam):
-    """MATH B.1 data-knot QP: min sum (z-y)^2 + lam * sum |s_i - s_{i-1}| (the V1 value)."""
-    z = cp.Variable(x.size)
-    s = cp.multiply(cp.diff(z), 1.0 / np.diff(x))
-    prob = cp.Problem(cp.Minimize(cp.sum_squares(z - y) + lam * cp.norm1(cp.diff(s))))
-    prob.solve()
-    return prob.value
-
-
-def _v3_regression_grid_qp(x, y, lam, N=1501):
-    """V3 ("bias") regression over kinks on a fine grid of the hull: an upper bound on the optimum."""
-    t = np.linspace(x[0], x[-1], N)
-    A = np.maximum(x[:, None] - t[None, :], 0.0)
-    J, c, d = cp.Variable(N), cp.Variable(), cp.Variable()
-    prob = cp.Problem(cp.Minimize(cp.sum_squares(c * x + d + A @ J - y) + lam * (np.hypot(1.0, t) @ cp.abs(J))))
-    prob.solve()
-    return prob.value
-
-
 def _solver_value(res, x, y, variant):
     f = mn.to_function(res)
     return float(np.sum((f(x) - y) ** 2) + res.lam * mn.tv2_cost(f, variant))
@@ -131,7 +122,7 @@ def test_weight_decay_gd_reaches_the_skip_regression_value_at_the_mapped_lam():
     n, wd = X6.size, 0.01
     lam = mn.solver_lam(wd, n)
     assert lam == pytest.approx(0.06)
-    opt = _v1_regression_qp(X6, Y6, lam)
+    opt, _ = data_knot_regression(X6, Y6, lam, solver=None)  # MATH B.1 data-knot QP (the V1 value)
     sol = mn.tv2_regression(X6, Y6, lam, variant="skip")
     assert sol.value == pytest.approx(opt, rel=1e-5)  # the solver layer agrees with the inline QP
     models = [mn.ShallowReLU(40, skip=True, seed=s) for s in range(4)]
@@ -150,7 +141,8 @@ def test_weight_decay_gd_reaches_the_bias_regression_value_at_the_mapped_lam():
     x, y = 1.5 * X6 + 0.5, Y6
     n, wd = x.size, 0.01
     lam = mn.solver_lam(wd, n)
-    opt_grid = _v3_regression_grid_qp(x, y, lam)
+    # V3 regression over kinks on a fine grid of the hull: an upper bound on the optimum
+    opt_grid, _ = grid_regression(x, y, lam, "bias", np.linspace(x[0], x[-1], 1501), solver=None)
     models = [mn.ShallowReLU(40, skip=True, seed=s, init_params={"A": 1.0, "B": 2.0}) for s in range(4)]
     results = mn.train_population(models, x, y, steps=8000, lr=0.05, weight_decay=wd, penalize_bias=True)
     net = np.array([n * r.final_objective for r in results])
@@ -283,10 +275,7 @@ def test_gd_equals_torch_optim_sgd_with_param_groups():
     mn.train(ours, X6, Y6, steps=200, lr=0.05, weight_decay=0.02)
     opt = torch.optim.SGD([{"params": [ref.a, ref.w], "weight_decay": 0.02},
                            {"params": [ref.b, ref.c, ref.d], "weight_decay": 0.0}], lr=0.05)
-    for _ in range(200):
-        opt.zero_grad()
-        ((ref(x) - y) ** 2).mean().backward()
-        opt.step()
+    _torch_steps(ref, opt, x, y, 200)
     assert _maxdiff(ours, ref) < 1e-11
 
 
@@ -300,9 +289,7 @@ def test_torch_default_weight_decay_penalises_biases_and_output_bias():
         base.d.fill_(-0.4)
     ref = copy.deepcopy(base)
     opt = torch.optim.SGD(ref.parameters(), lr=0.05, weight_decay=0.1)
-    opt.zero_grad()
-    ((ref(x) - y) ** 2).mean().backward()
-    opt.step()
+    _torch_steps(ref, opt, x, y, 1)
     everything = copy.deepcopy(base)
     mn.train(everything, X6, Y6, steps=1, lr=0.05, weight_decay=0.1, penalize_bias=True, penalize_affine=True)
     assert _maxdiff(everything, ref) < 1e-15
@@ -321,10 +308,7 @@ def test_adam_equals_torch_optim_adam_with_l2_penalty():
     mn.train(ours, X6, Y6, steps=100, lr=1e-2, optimizer="adam", weight_decay=0.05, penalize_bias=True,
              penalize_affine=True)
     opt = torch.optim.Adam(ref.parameters(), lr=1e-2, weight_decay=0.05, foreach=False)
-    for _ in range(100):
-        opt.zero_grad()
-        ((ref(x) - y) ** 2).mean().backward()
-        opt.step()
+    _torch_steps(ref, opt, x, y, 100)
     assert _maxdiff(ours, ref) < 1e-10
 
 
@@ -396,11 +380,7 @@ def test_scheduled_adam_equals_torch_adam_with_cosine_annealing():
              penalize_affine=True, lr_schedule="cosine", lr_final_ratio=0.0)
     opt = torch.optim.Adam(ref.parameters(), lr=2e-2, weight_decay=0.05, foreach=False)
     sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 120, eta_min=0.0)
-    for _ in range(120):
-        opt.zero_grad()
-        ((ref(x) - y) ** 2).mean().backward()
-        opt.step()
-        sch.step()
+    _torch_steps(ref, opt, x, y, 120, scheduler=sch)
     assert _maxdiff(ours, ref) < 1e-10
 
 

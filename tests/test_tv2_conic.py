@@ -1,14 +1,14 @@
 """Tests of the conic programs of solvers/tv2/socp.py and solvers/tv2/grid.py (MATH.md A.2, B.1-B.4, G).
 
 Exact SOCPs (V3, V4) are checked against MATH G closed forms and against knot-grid programs
-written independently of the library: the LP of tests/test_oracles.py (``GridLP``, scipy linprog /
-HiGHS, cost of MATH A.2 as an epigraph) for interpolation and a cvxpy/ECOS grid QP below for
-regression. On a grid of step delta that holds the data (and 0), the grid optimum satisfies
+written independently of the library (tests/_oracles.py): the knot-grid LP ``GridLP`` (scipy linprog /
+HiGHS, cost of MATH A.2 as an epigraph) for interpolation and the cvxpy/ECOS grid QP ``grid_regression``
+for regression. On a grid of step delta that holds the data (and 0), the grid optimum satisfies
 R* <= LP <= R* (1 + delta^2 / 8) (test_oracles, oracle 1). Every certificate is checked to be a
 genuine lower bound (against that LP, and by brute force on a dense grid of t). The library's own
 grid programs (``tg.grid_interpolant`` / ``grid_regression``) are tested against the same oracles
 and the MATH B closed forms. Costs of returned functions are recomputed from their evaluations
-(``test_public_api.cost_from_evaluations``), not by the library's ``tv2_cost``.
+(``_oracles.cost_from_evaluations``), not by the library's ``tv2_cost``.
 """
 
 import numpy as np
@@ -20,8 +20,9 @@ from solvers.tv2 import socp as tc
 from solvers._validation import validate_data
 from solvers.errors import SolverError
 from solvers.piecewise import PiecewiseLinear, tv2_cost
-from test_oracles import GridLP, grid_lp, omega, GRID_STEP
-from test_public_api import cost_from_evaluations
+
+from _oracles import (GRID_STEP, GridLP, cost_from_evaluations, data_knot_regression, grid_lp, grid_regression,
+                      omega, v1_value, v2_value)
 
 SQ13 = np.sqrt(13.0)
 
@@ -36,43 +37,19 @@ def random_set(rng, n, lo=-3.0, hi=3.0):
     return data(x, y)
 
 
-def closed_form_v1_v2(x, y):
-    """MATH B.1/B.2: V = sum |s_i - s_{i-1}|, V2 = max(V, (V + |s_1 + s_{n-1}|)/2)."""
-    s = np.diff(y) / np.diff(x)
-    V = float(np.sum(np.abs(np.diff(s))))
-    return V, max(V, 0.5 * (V + abs(s[0] + s[-1])))
-
-
 def oracle_grid(t, x, with_zero=False):
     """A knot grid holding the data (and 0), as oracle 1's error band requires."""
     return np.union1d(np.union1d(t, x), [0.0] if with_zero else [])
 
 
 def oracle_lp(d, variant, t):
-    """Value of the independent knot-grid LP (test_oracles.GridLP) on grid t."""
+    """Value of the independent knot-grid LP (_oracles.GridLP) on grid t."""
     return GridLP(np.asarray(d.x, float), np.asarray(d.y, float), t, variant).value()
 
 
 def band(t):
     """Relative excess of a grid optimum over the continuous one: delta^2 / 8 (test_oracles, oracle 1)."""
     return float(np.max(np.diff(t))) ** 2 / 8
-
-
-def oracle_grid_regression(x, y, lam, variant, t):
-    """min sum (f(x_j) - y_j)^2 + lam R(f) over f = s_L (x - x_1) + d + sum_k J_k (x - t_k)_+ on grid t,
-    R of MATH A.2 (V3: sum omega |J|; V4: max(sum omega |J|, sum (omega - 1)|J| + |2 s_L + sum J|)),
-    written here with cvxpy and solved by ECOS (the library uses Clarabel). x may repeat."""
-    import cvxpy as cp
-
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    J, sL, d0 = cp.Variable(t.size), cp.Variable(), cp.Variable()
-    f = sL * (x - x.min()) + d0 + np.maximum(x[:, None] - t[None, :], 0.0) @ J
-    mass = omega(t) @ cp.abs(J)
-    R = mass if variant == "bias" else cp.maximum(mass, (omega(t) - 1) @ cp.abs(J) + cp.abs(2 * sL + cp.sum(J)))
-    prob = cp.Problem(cp.Minimize(cp.sum_squares(f - y) + lam * R))
-    prob.solve(solver="ECOS", max_iters=500)
-    assert prob.status == cp.OPTIMAL
-    return prob.value, np.asarray(f.value, float)
 
 
 def assert_certified(sol, rtol):
@@ -210,7 +187,7 @@ def test_v4_exact_socp_vs_grid_lp(lo, hi, seed):
     assert grid.value == pytest.approx(lp, rel=1e-7)
     # V4 >= V3 and V4 >= V2 pointwise in f, hence for the optima
     assert exact.value >= tc.bias_interpolant(d).lower_bound - 1e-9
-    assert exact.value >= closed_form_v1_v2(d.x, d.y)[1] - 1e-9
+    assert exact.value >= v2_value(d.x, d.y) - 1e-9
 
 
 def test_v4_rays_used_when_boundary_dominates():
@@ -234,7 +211,7 @@ def test_regression_socp_vs_grid_qp(variant):
     exact = fn(d, lam)
     g = np.linspace(d.x[0] - 3, d.x[-1] + 3, 4001) if variant == "bias-no-skip" else np.linspace(d.x[0], d.x[-1], 3001)
     g = oracle_grid(g, d.x, with_zero=variant == "bias-no-skip")
-    qp, qp_fitted = oracle_grid_regression(d.x, d.y, lam, variant, g)
+    qp, qp_fitted = grid_regression(d.x, d.y, lam, variant, g, solver="ECOS", max_iters=500)  # not Clarabel
     assert exact.problem == "regression" and exact.lam == lam
     assert exact.value == pytest.approx(qp, rel=1e-6)  # measured: 2e-8 (V3), 5e-8 (V4)
     assert exact.lower_bound <= qp + 1e-7 * qp
@@ -254,7 +231,7 @@ def test_regression_duplicates_sse_offset_and_limits():
     sse_orig = float(np.sum((sol.function(np.asarray(x, float)) - np.asarray(y)) ** 2))
     assert sol.value == pytest.approx(sse_orig + 0.5 * cost_from_evaluations(sol.function, "bias"), rel=1e-12)
     # the grid QP on the ORIGINAL (repeated) points, so the sse offset comes from the oracle itself
-    qp, _ = oracle_grid_regression(x, y, 0.5, "bias", oracle_grid(np.linspace(0, 4, 2001), d.x))
+    qp, _ = grid_regression(x, y, 0.5, "bias", oracle_grid(np.linspace(0, 4, 2001), d.x), solver="ECOS", max_iters=500)
     assert sol.value == pytest.approx(qp, rel=1e-5)
     assert sol.lower_bound >= d.sse_offset
     assert_certified(sol, 1e-7)
@@ -276,7 +253,7 @@ def test_grid_v1_v2_match_closed_forms():
         x = np.sort(rng.uniform(-2, 2, n))
         y = rng.normal(size=n) + rng.uniform(-3, 3) * x  # vary the boundary term
         d = data(x, y)
-        V, V2 = closed_form_v1_v2(d.x, d.y)
+        V, V2 = v1_value(d.x, d.y), v2_value(d.x, d.y)
         s1 = tg.grid_interpolant(d, "skip")
         s2 = tg.grid_interpolant(d, "no-skip")
         assert s1.value == pytest.approx(V, rel=1e-7, abs=1e-9)
@@ -288,18 +265,12 @@ def test_grid_v1_v2_match_closed_forms():
 
 def test_grid_v1_regression_matches_data_knot_qp():
     """MATH B.1: V1 regression with knots at the data equals the grid QP."""
-    import cvxpy as cp
-
     rng = np.random.default_rng(9)
     d = random_set(rng, 9)
     lam = 0.1
-    h = np.diff(d.x)
-    z = cp.Variable(d.n)
-    s = (z[1:] - z[:-1]) / h
-    ref = cp.Problem(cp.Minimize(cp.sum_squares(z - d.y) + lam * cp.norm1(s[1:] - s[:-1])))
-    ref.solve(solver="CLARABEL")
+    ref_value, _ = data_knot_regression(d.x, d.y, lam, solver="CLARABEL")
     sol = tg.grid_regression(d, lam, "skip", grid=np.linspace(d.x[0], d.x[-1], 801))
-    assert sol.value == pytest.approx(ref.value, rel=1e-6)
+    assert sol.value == pytest.approx(ref_value, rel=1e-6)
     assert_certified(sol, 1e-6)
 
 
@@ -307,7 +278,7 @@ def test_grid_v1_regression_matches_data_knot_qp():
 def _brute_dual_ok(x, q, variant, t):
     """Check the continuous dual constraints of _feasible_scale on dense t (incl. the rays)."""
     qt = np.interp(t, x, q)  # constant continuation outside the hull
-    om = np.hypot(1, t)
+    om = omega(t)
     if variant == "bias":
         return np.all(np.abs(qt) <= om * (1 + 1e-12))
     kappa = abs(q[0])

@@ -5,130 +5,38 @@ from pathlib import Path
 
 from fractions import Fraction
 
-import cvxpy as cp
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from solvers import InputError, PiecewiseLinear, tv2_cost
 from solvers.tv2 import tv2_envelope, tv2_interpolant, tv2_regression
-from test_public_api import cost_from_evaluations, v2_value  # evaluation-only R(f); MATH B.2 closed form
+
+from _oracles import (GridLP, cost_from_evaluations, data_knot_regression, line_intersections, milp_fewest_knots,
+                      secant_lines, secant_slopes, v1_value, v2_value)
 
 DATA = Path(__file__).parent / "data" / "debarre_tv2_data.csv"
 TOL = 1e-6
 
 
 # --------------------------------------------------------------------------- independent references
+# The oracles (tests/_oracles.py) are written from MATH A.0/A.2 only, never from the library's
+# derivations: a knot-grid LP, the min/max of f(t) over its optimal face, a MILP for the fewest
+# knots among optimal interpolants, and the data-knot regression programs. The grids are chosen here.
 def grid_lp_value(x, y, variant, extra=2.0, k=400):
-    """Knot-grid LP written independently of the library: f = c x + d + sum J_k relu(x - t_k).
-
-    V1: min sum|J| with free c, d. V2: no skip, f = sL x + C + sum J (x-t)_+ with
-    R = max(sum|J|, |2 sL + sum J|); the grid is widened beyond the hull and contains the data.
-    """
+    """Knot-grid LP value on the data plus k points reaching ``extra`` data ranges beyond the hull."""
     x = np.asarray(x, float)
     span = x[-1] - x[0]
     t = np.union1d(x, np.linspace(x[0] - extra * span, x[-1] + extra * span, k))
-    A = np.maximum(x[:, None] - t[None, :], 0.0)
-    J = cp.Variable(t.size)
-    c = cp.Variable()
-    d = cp.Variable()
-    cons = [c * x + d + A @ J == y]
-    if variant == "skip":
-        obj = cp.norm1(J)
-    else:
-        obj = cp.maximum(cp.norm1(J), cp.abs(2 * c + cp.sum(J)))
-    prob = cp.Problem(cp.Minimize(obj), cons)
-    prob.solve(solver="HIGHS")
-    assert prob.status == cp.OPTIMAL
-    return prob.value
+    return GridLP(x, y, t, variant).value()
 
 
-def data_knot_qp_value(x_orig, y_orig, lam):
-    """min sum over ORIGINAL points (z(x_j) - y_j)^2 + lam * sum |slope changes| (cvxpy, CLARABEL)."""
-    xu, inv = np.unique(x_orig, return_inverse=True)
-    z = cp.Variable(xu.size)
-    s = cp.multiply(1.0 / np.diff(xu), cp.diff(z))
-    obj = cp.sum_squares(z[inv] - y_orig) + lam * cp.norm1(cp.diff(s))
-    prob = cp.Problem(cp.Minimize(obj))
-    prob.solve(solver="CLARABEL")
-    assert prob.status == cp.OPTIMAL
-    return prob.value
-
-
-def v2_data_knot_value(x, y, lam):
-    z = cp.Variable(x.size)
-    s = cp.multiply(1.0 / np.diff(x), cp.diff(z))
-    V = cp.norm1(cp.diff(s)) if x.size > 2 else 0.0
-    obj = cp.sum_squares(z - y) + lam * cp.maximum(V, 0.5 * (V + cp.abs(s[0] + s[x.size - 2])))
-    prob = cp.Problem(cp.Minimize(obj))
-    prob.solve(solver="ECOS")
-    assert prob.status == cp.OPTIMAL
-    return prob.value
-
-
-# --------------------------------------------------------------------------- brute-force oracles (HiGHS)
-# Written from MATH A.0/A.2 only (f = sL x + C + sum_k J_k (x - t_k)_+, R of the variant), never
-# from the library's derivations: an LP over a fixed knot grid, the min/max of f(t) over its
-# optimal face, and a MILP for the fewest knots among optimal interpolants.
-_HIGHS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
-
-
-class KnotLP:
-    """Variables [J+ (K), J- (K), sL, C, r]; f(x_i) = y_i, r >= R(f) for R of ``variant``."""
-
-    def __init__(self, x, y, variant, knots):
-        self.x, self.y, self.variant = np.asarray(x, float), np.asarray(y, float), variant
-        self.t = np.unique(np.asarray(knots, float))
-        K = self.t.size
-        self.K = K
-        self.nv = 2 * K + 3
-        rows, rhs = [], []
-        mass = np.concatenate((np.ones(K), np.ones(K), [0, 0, -1]))
-        rows.append(mass), rhs.append(0.0)
-        if variant == "no-skip":
-            D = np.concatenate((np.ones(K), -np.ones(K), [2, 0, -1]))  # 2 sL + sum J - r
-            Dm = np.concatenate((-np.ones(K), np.ones(K), [-2, 0, -1]))
-            rows += [D, Dm]
-            rhs += [0.0, 0.0]
-        self.A_ub, self.b_ub = np.array(rows), np.array(rhs)
-        self.A_eq = np.array([self.row(xi) for xi in self.x])
-        self.bounds = [(0, None)] * (2 * K) + [(None, None)] * 3
-
-    def row(self, t0, what="value"):
-        """Coefficients of f(t0) (or of sL, or of f'(+inf)) in the variables."""
-        r = np.zeros(self.nv)
-        if what == "value":
-            p = np.maximum(t0 - self.t, 0.0)
-            r[: self.K], r[self.K: 2 * self.K], r[2 * self.K], r[2 * self.K + 1] = p, -p, t0, 1.0
-        elif what == "slope_left":
-            r[2 * self.K] = 1.0
-        else:  # slope_right
-            r[: self.K], r[self.K: 2 * self.K], r[2 * self.K] = 1.0, -1.0, 1.0
-        return r
-
-    def optimum(self):
-        c = np.zeros(self.nv)
-        c[-1] = 1.0
-        res = linprog(c, A_ub=self.A_ub, b_ub=self.b_ub, A_eq=self.A_eq, b_eq=self.y, bounds=self.bounds,
-                      method="highs", options=_HIGHS)
-        assert res.status == 0, res.message
-        self.R = float(res.fun)
-        return self.R
-
-    def face_range(self, t0, what="value", rel=1e-9):
-        """(min, max) of f(t0) (or an outer slope) over {interpolants with R <= R*(1 + rel)}."""
-        bounds = list(self.bounds)
-        bounds[-1] = (None, self.R * (1 + rel) + 1e-12)
-        row = self.row(t0, what)
-        out = []
-        for sgn in (1.0, -1.0):
-            res = linprog(sgn * row, A_ub=self.A_ub, b_ub=self.b_ub, A_eq=self.A_eq, b_eq=self.y, bounds=bounds,
-                          method="highs", options=_HIGHS)
-            assert res.status == 0, res.message
-            out.append(sgn * float(res.fun))
-        return out[0], out[1]
+def knot_lp(x, y, variant, knots):
+    """The knot-grid LP on the sorted distinct ``knots``, solved (``.R`` holds its value)."""
+    lp = GridLP(x, y, np.unique(np.asarray(knots, float)), variant)
+    lp.value()
+    return lp
 
 
 def oracle_grid(x, extra=()):
@@ -136,73 +44,22 @@ def oracle_grid(x, extra=()):
     return np.concatenate((x, np.linspace(x[0] - 20, x[-1] + 20, 81), np.asarray(extra, float)))
 
 
-def milp_min_knots(x, y, variant, R, cand, rel=1e-7):
-    """Fewest knots among interpolants with R(f) <= R*(1+rel) and knots in ``cand`` (HiGHS MILP).
-
-    Variables [J+ (K), J- (K), z (K, binary), sL, C]; |J_k| <= M z_k with M = 2R + 1 (every
-    jump of an optimal f is at most R in size). Returns (count, knots used)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    t = np.unique(np.asarray(cand, float))
-    K = t.size
-    nv = 3 * K + 2
-    M = 2.0 * R + 1.0
-    cons = []
-    A = np.zeros((x.size, nv))
-    P = np.maximum(x[:, None] - t[None, :], 0.0)
-    A[:, :K], A[:, K:2 * K], A[:, 3 * K], A[:, 3 * K + 1] = P, -P, x, 1.0
-    cons.append(LinearConstraint(A, y, y))
-    cap = R * (1 + rel) + 1e-12
-    mass = np.zeros(nv)
-    mass[: 2 * K] = 1.0
-    cons.append(LinearConstraint(mass, -np.inf, cap))
-    if variant == "no-skip":
-        D = np.zeros(nv)
-        D[:K], D[K:2 * K], D[3 * K] = 1.0, -1.0, 2.0
-        cons.append(LinearConstraint(D, -cap, cap))
-    link = np.zeros((2 * K, nv))
-    link[np.arange(K), np.arange(K)] = 1.0
-    link[K + np.arange(K), K + np.arange(K)] = 1.0
-    link[np.arange(K), 2 * K + np.arange(K)] = -M
-    link[K + np.arange(K), 2 * K + np.arange(K)] = -M
-    cons.append(LinearConstraint(link, -np.inf, 0.0))
-    c = np.zeros(nv)
-    c[2 * K: 3 * K] = 1.0
-    integrality = np.zeros(nv)
-    integrality[2 * K: 3 * K] = 1
-    lb = np.concatenate((np.zeros(3 * K), [-np.inf, -np.inf]))
-    ub = np.concatenate((np.full(2 * K, np.inf), np.ones(K), [np.inf, np.inf]))
-    res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(lb, ub),
-               # HiGHS presolve misjudged feasibility on one set (4 knots reported, 3 feasible)
-               options={"mip_rel_gap": 0.0, "time_limit": 60, "presolve": False})
-    assert res.status == 0, res.message
-    used = t[res.x[2 * K: 3 * K] > 0.5]
-    return int(round(res.fun)), used
-
-
 def candidate_knots(x, y, lp):
     """Data points, every pairwise intersection of the data lines l_i and of the extreme outer
     lines of the optimal face (through (x_1, y_1) and (x_n, y_n) with the LP's min/max outer
     slopes), and one point beyond each end."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    s = np.diff(y) / np.diff(x)
-    lines = [(x[i], y[i], s[i]) for i in range(s.size)]
-    for what, (x0, y0) in (("slope_left", (x[0], y[0])), ("slope_right", (x[-1], y[-1]))):
-        for sl in lp.face_range(0.0, what):
-            lines.append((x0, y0, sl))
-    pts = [x, [x[0] - 1.0, x[-1] + 1.0]]
-    for i in range(len(lines)):
-        for j in range(i + 1, len(lines)):
-            (xa, ya, sa), (xb, yb, sb) = lines[i], lines[j]
-            if abs(sa - sb) > 1e-9 * (1 + abs(sa) + abs(sb)):
-                t = (yb - ya + sa * xa - sb * xb) / (sa - sb)
-                if x[0] - 20 <= t <= x[-1] + 20:
-                    pts.append([t])
-    return np.unique(np.concatenate(pts))
+    left, right = lp.slope_rows()
+    outer = [(sl, x[0], y[0]) for sl in lp.extreme(left)] + [(sr, x[-1], y[-1]) for sr in lp.extreme(right)]
+    pts = line_intersections(secant_lines(x, y) + outer, x[0] - 20, x[-1] + 20, rtol=1e-9)
+    return np.unique(np.concatenate([x, [x[0] - 1.0, x[-1] + 1.0], pts]))
 
 
-def secant_V(x, y):
-    s = np.diff(y) / np.diff(x)
-    return float(np.sum(np.abs(np.diff(s)))), s
+def sparsest_oracle(x, y, variant, rel=1e-7):
+    """(R, fewest knots): the LP optimum on ``oracle_grid`` and the MILP count on ``candidate_knots``."""
+    lp = knot_lp(x, y, variant, oracle_grid(x))
+    count, _ = milp_fewest_knots(x, y, variant, candidate_knots(x, y, lp), lp.R, rel=rel, verify=False)
+    return lp.R, count
 
 
 # --------------------------------------------------------------------------- MATH G closed forms
@@ -375,7 +232,7 @@ def test_debarre_regression_lam_max(debarre):
         r = tv2_regression(x, y, 2 * lam_theirs)
         assert r.status == "optimal" and r.method == "exact"
         assert abs(r.gap) <= 1e-9 * max(1.0, r.value)
-        assert r.value == pytest.approx(data_knot_qp_value(x, y, 2 * lam_theirs), rel=1e-7)
+        assert r.value == pytest.approx(data_knot_regression(x, y, 2 * lam_theirs)[0], rel=1e-7)
 
 
 # --------------------------------------------------------------------------- cross-checks
@@ -406,7 +263,7 @@ def test_v1_regression_matches_qp(seed):
     y = np.sin(2 * x) + 0.3 * rng.normal(size=n)
     for lam in (1e-3, 0.05, 0.5, 5.0):
         sol = tv2_regression(x, y, lam)
-        ref = data_knot_qp_value(x, y, lam)
+        ref = data_knot_regression(x, y, lam)[0]
         assert sol.value == pytest.approx(ref, rel=1e-7)
         assert sol.lower_bound <= sol.value + 1e-9 and sol.gap <= 1e-8 * max(1, sol.value)
         sp = tv2_regression(x, y, lam, select="sparsest")
@@ -424,7 +281,7 @@ def test_v2_regression_matches_independent_program():
     y = 3 * x + 0.5 * rng.normal(size=25)  # steep trend: the boundary term matters
     for lam in (0.01, 0.3, 3.0):
         sol = tv2_regression(x, y, lam, variant="no-skip")
-        ref = v2_data_knot_value(x, y, lam)
+        ref = data_knot_regression(x, y, lam, "no-skip", solver="ECOS")[0]
         assert sol.value == pytest.approx(ref, rel=1e-6)
         assert sol.lower_bound <= sol.value + 1e-9
         assert sol.gap <= 1e-5 * max(1.0, sol.value)
@@ -571,8 +428,7 @@ def test_million_points():
     y = np.sin(3 * x) + 0.01 * rng.normal(size=n)
     o = np.argsort(x)
     xs, ys = x[o], y[o]
-    s = np.diff(ys) / np.diff(xs)
-    V = np.sum(np.abs(np.diff(s)))
+    V = v1_value(xs, ys)
     for sel in ("linear", "sparsest"):
         sol = tv2_interpolant(x, y, select=sel)
         assert sol.value == pytest.approx(V, rel=1e-9)
@@ -582,7 +438,7 @@ def test_million_points():
         # knot position moves f by ~1e-6 at most; the linear interpolant is exact.
         assert sol.certificate["interpolation_residual"] < (1e-6 if sel == "sparsest" else 1e-15)
     v2 = tv2_interpolant(x, y, variant="no-skip")
-    assert v2.value == pytest.approx(max(V, 0.5 * (V + abs(s[0] + s[-1]))), rel=1e-9)
+    assert v2.value == pytest.approx(v2_value(xs, ys), rel=1e-9)
 
 
 # --------------------------------------------------------------------------- oracle: V1/V2 solution sets
@@ -596,7 +452,7 @@ def boundary_dominated(seed):
         bend = rng.choice([-1.0, 1.0]) * rng.uniform(0.0, 1.5)
         y = rng.choice([-1.0, 1.0]) * (rng.uniform(2, 5) * x + bend * (x - x[0]) ** 2
                                        + 0.2 * rng.normal(size=n))
-        V, s = secant_V(x, y)
+        V, s = v1_value(x, y), secant_slopes(x, y)
         if abs(s[0] + s[-1]) > V + 0.05:
             return x, y
 
@@ -621,8 +477,8 @@ def test_envelope_matches_lp_face(variant, k):
     envelope at points inside and outside the hull."""
     x, y = ENVELOPE_SETS[k]
     ts = eval_points(x)
-    lp = KnotLP(x, y, variant, oracle_grid(x, ts))
-    R = lp.optimum()
+    lp = knot_lp(x, y, variant, oracle_grid(x, ts))
+    R = lp.R
     sol = tv2_interpolant(x, y, variant=variant)
     assert sol.value == pytest.approx(R, rel=1e-8, abs=1e-9)
     env = tv2_envelope(x, y, variant=variant)
@@ -650,9 +506,7 @@ SPARSE_SETS += [(np.array([0.0, 1, 2]), np.array([0.0, 1, 3])), (np.array([0.0, 
 @pytest.mark.parametrize("k", range(len(SPARSE_SETS)))
 def test_v2_sparsest_count_matches_milp(k):
     x, y = SPARSE_SETS[k]
-    lp = KnotLP(x, y, "no-skip", oracle_grid(x))
-    R = lp.optimum()
-    count, _ = milp_min_knots(x, y, "no-skip", R, candidate_knots(x, y, lp))
+    R, count = sparsest_oracle(x, y, "no-skip")
     sp = tv2_interpolant(x, y, variant="no-skip", select="sparsest")
     assert sp.value == pytest.approx(R, rel=1e-8)
     np.testing.assert_allclose(sp(x), y, atol=1e-12 * (1 + np.max(np.abs(y))))
@@ -667,9 +521,7 @@ V1_SPARSE_SETS += [(np.arange(6.0), np.arange(6.0) * (np.arange(6.0) - 1) / 2)] 
 @pytest.mark.parametrize("k", range(len(V1_SPARSE_SETS)))
 def test_v1_sparsest_count_matches_milp(k):
     x, y = V1_SPARSE_SETS[k]
-    lp = KnotLP(x, y, "skip", oracle_grid(x))
-    R = lp.optimum()
-    count, _ = milp_min_knots(x, y, "skip", R, candidate_knots(x, y, lp))
+    R, count = sparsest_oracle(x, y, "skip")
     sp = tv2_interpolant(x, y, select="sparsest")
     assert sp.value == pytest.approx(R, rel=1e-8)
     assert sp.knots.size == count
@@ -679,10 +531,11 @@ def test_milp_needs_the_outer_lines_for_g4():
     """Why the candidate set includes the optimal face's outer lines: with data lines only, G4's
     single knot at 1/2 (A = 0 meets l_2 = 2t - 1) is not a candidate and the MILP needs two."""
     x, y = np.array([0.0, 1, 2]), np.array([0.0, 1, 3])
-    lp = KnotLP(x, y, "no-skip", oracle_grid(x))
-    R = lp.optimum()
-    assert milp_min_knots(x, y, "no-skip", R, candidate_knots(x, y, lp))[0] == 1
-    assert milp_min_knots(x, y, "no-skip", R, np.concatenate((x, [1.0, -1.0, 3.0])))[0] == 2
+    lp = knot_lp(x, y, "no-skip", oracle_grid(x))
+    R = lp.R
+    assert milp_fewest_knots(x, y, "no-skip", candidate_knots(x, y, lp), R, verify=False)[0] == 1
+    data_lines_only = np.unique(np.concatenate((x, [1.0, -1.0, 3.0])))
+    assert milp_fewest_knots(x, y, "no-skip", data_lines_only, R, verify=False)[0] == 2
 
 
 # --------------------------------------------------------------------------- regression: select
@@ -694,16 +547,14 @@ def test_regression_sparsest_is_sparsest_interpolant_of_the_fit(variant):
     for lam in (0.05, 0.5):
         lin = tv2_regression(x, y, lam, variant=variant)
         sp = tv2_regression(x, y, lam, variant=variant, select="sparsest")
-        ref = v2_data_knot_value(x, y, lam) if variant == "no-skip" else data_knot_qp_value(x, y, lam)
+        ref = data_knot_regression(x, y, lam, variant, solver="ECOS" if variant == "no-skip" else "CLARABEL")[0]
         for sol in (lin, sp):
             assert sol.value == pytest.approx(ref, rel=1e-6)
             assert sol.status == "optimal" and sol.lower_bound <= sol.value + 1e-9
         np.testing.assert_allclose(sp.fitted, lin.fitted, atol=1e-6)
         # the fewest knots among min-norm interpolants of the fitted values (MILP oracle)
         z = sp.fitted
-        lp = KnotLP(x, z, variant, oracle_grid(x))
-        R = lp.optimum()
-        count, _ = milp_min_knots(x, z, variant, R, candidate_knots(x, z, lp), rel=1e-6)
+        _, count = sparsest_oracle(x, z, variant, rel=1e-6)
         assert sp.knots.size == count
 
 
@@ -789,5 +640,5 @@ def test_v2_regression_certified_tightly(seed):
     y = rng.uniform(-4, 4) * x + rng.normal(size=n)
     for lam in (0.01, 0.1, 1.0, 10.0):
         sol = tv2_regression(x, y, lam, variant="no-skip", select="sparsest")
-        assert sol.value == pytest.approx(v2_data_knot_value(x, y, lam), rel=1e-7)
+        assert sol.value == pytest.approx(data_knot_regression(x, y, lam, "no-skip", solver="ECOS")[0], rel=1e-7)
         assert -1e-12 <= sol.gap <= 1e-11 * max(1.0, sol.value)

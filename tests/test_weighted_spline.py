@@ -17,15 +17,13 @@ from solvers import (
 )
 from solvers.spline.kernel import kernel_by_quadrature
 
+from _oracles import relu
+
 G9_X = np.array([-1.5, -0.7, -0.1, 0.4, 1.0, 1.6])
 G9_Y = np.array([0.3, -0.5, 0.8, 0.1, -0.6, 0.2])
 
 
 # ------------------------------------------------------------------ independent kernels (MATH D.1/D.2)
-def relu(z):
-    return np.maximum(z, 0.0)
-
-
 def arccos_kernel(x, xp, sigma_w=1.0, sigma_b=1.0):
     """Gaussian law: K = |z||z'| (sin th + (pi - th) cos th) / (2 pi), z = (sigma_w x, sigma_b) (MATH D.2)."""
     x, xp = np.broadcast_arrays(np.asarray(x, float), np.asarray(xp, float))
