@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from solvers import VARIANTS
-from solvers.spline.kink_density import LAW_DEFAULTS
+from solvers.spline.laws import LAW_DEFAULTS
 from solvers.tv2 import SELECTS
 
 __all__ = ["main", "build_parser"]

@@ -37,7 +37,7 @@ import numpy as np
 
 import solvers
 from solvers import InputError, PiecewiseLinear, VARIANTS
-from solvers.spline.kink_density import LAW_DEFAULTS
+from solvers.spline.laws import LAW_DEFAULTS
 
 __all__ = ["REFERENCES", "Reference", "solve_reference", "solve_limit"]
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from solvers._validation import validate_bool, validate_positive
 from solvers.errors import InputError
-from solvers.spline.kink_density import LAW_DEFAULTS, kink_density
+from solvers.spline.laws import LAW_DEFAULTS, kink_density
 
 from minnorm.training.options import PARAMETRIZATIONS
 

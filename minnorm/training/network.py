@@ -6,7 +6,7 @@ r"""Shallow univariate ReLU networks as :class:`torch.nn.Module`.
     \qquad \kappa = 1 \text{ (standard)} \text{ or } 1/m \text{ (mean-field)}.
 
 The first-layer laws are exactly the parameterisations of :func:`solvers.kink_density`, with the
-same defaults (one table, :data:`solvers.spline.kink_density.LAW_DEFAULTS`), so the kink density ``g``
+same defaults (one table, :data:`solvers.spline.laws.LAW_DEFAULTS`), so the kink density ``g``
 of an initialised network is ``kink_density(law, **init_params)`` scaled by ``hidden_scale**2``
 (``g`` is quadratic in ``w``; MATH D.1); with no ``init_params`` it is ``kink_density(law)``.
 """
@@ -18,7 +18,7 @@ import torch
 
 from solvers._validation import physical_memory, validate_bool, validate_choice, validate_positive, validate_seed
 from solvers.errors import InputError
-from solvers.spline.kink_density import kink_density
+from solvers.spline.laws import kink_density
 
 from minnorm.training.options import INIT_LAWS, OUTPUT_INITS, PARAMETRIZATIONS
 
@@ -83,7 +83,7 @@ class ShallowReLU(torch.nn.Module):
         :func:`solvers.kink_density`: uniform ``w~U[-A,A], b~U[-B,B]`` (A = B = 1 default, torch's
         ``nn.Linear(1, m)``); gaussian ``w~N(0,sigma_w^2), b~N(0,sigma_b^2)`` (1, 1 default);
         pm1-uniform ``w=+-1, b~U[-c,c]`` (c = 2 default). The defaults are
-        :data:`solvers.spline.kink_density.LAW_DEFAULTS`, so ``kink_density(init)`` is this network's
+        :data:`solvers.spline.laws.LAW_DEFAULTS`, so ``kink_density(init)`` is this network's
         kink density (times ``hidden_scale**2``).
     init_params : dict, optional
         Overrides the law's parameters (keys as above).

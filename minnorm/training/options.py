@@ -15,7 +15,7 @@ import numpy as np
 
 from solvers._validation import validate_int, validate_positive, validate_real
 from solvers.errors import InputError
-from solvers.spline.kink_density import LAW_DEFAULTS
+from solvers.spline.laws import LAW_DEFAULTS
 
 __all__ = ["INIT_LAWS", "PARAMETRIZATIONS", "OUTPUT_INITS", "OPTIMIZERS", "LR_SCHEDULES", "BACKENDS",
            "DEFAULT_FINAL_RATIO", "check_lr_schedule", "lr_factor", "lr_sequence"]
