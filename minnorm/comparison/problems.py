@@ -270,17 +270,33 @@ def load_csv_data(path):
     """Read ``x, y`` from a CSV file.
 
     Columns named ``x`` and ``y`` (case-insensitive) are used if present; otherwise the first
-    two columns. A first row that is not numeric is taken as a header.
+    two columns. A first row that is not numeric is taken as a header. Every way the file can be
+    unusable (missing, a directory, empty, binary, ragged rows, not numbers) is an
+    :class:`~solvers.InputError` that names the path.
     """
     import pandas as pd
 
+    path = os.fspath(path)
     if not os.path.exists(path):
-        raise InputError(f"target data file {path!r} does not exist")
+        raise InputError(f"target data file {path!r} does not exist (relative paths are read from the working "
+                         f"directory {os.getcwd()})")
+    if os.path.isdir(path):
+        raise InputError(f"target data file {path!r} is a directory, not a regular file; expected a CSV file with "
+                         "columns x, y")
     if not os.path.isfile(path):
-        raise InputError(f"target data file {path!r} is not a regular file (a directory?)")
+        raise InputError(f"target data file {path!r} is not a regular file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+    except OSError as exc:
+        raise InputError(f"cannot read target data file {path!r}: {exc.strerror or exc}") from None
+    if not head.strip():
+        raise InputError(f"target data file {path!r} is empty: not a CSV of x, y rows")
+    if b"\0" in head:
+        raise InputError(f"target data file {path!r} is binary, not a CSV text file of x, y")
     try:
         df = pd.read_csv(path, header=None, comment="#", skipinitialspace=True)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (ValueError, OSError) as exc:  # pandas' ParserError and EmptyDataError, UnicodeDecodeError
         reason = " ".join(str(exc).split())  # pandas' parser messages end in newlines; errors are one line
         raise InputError(f"target data file {path!r} is not a CSV of x, y rows: {reason}") from exc
     first = df.iloc[0].astype(str).tolist() if len(df) else []

@@ -57,7 +57,6 @@ import inspect
 import itertools
 import json
 import math
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -414,35 +413,14 @@ def _seeds(v):
 
 
 def read_data_file(path, key):
-    """``(x, y)`` of a CSV data file, read as :func:`minnorm.comparison.problems.load_csv_data` reads it.
-
-    Every way the file can be unusable (missing, a directory, empty, binary, ragged rows, not
-    numbers) is a :class:`ConfigError` whose message starts with ``key`` and names the path.
-    """
+    """``(x, y)`` of a CSV data file (:func:`minnorm.comparison.problems.load_csv_data`) with at
+    least two rows; every way it can be unusable is a :class:`ConfigError` starting with ``key``."""
     from minnorm.comparison.problems import load_csv_data
 
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"{key}: data file {str(path)!r} does not exist (relative paths are read from the "
-                          f"working directory {os.getcwd()})")
-    if p.is_dir():
-        raise ConfigError(f"{key}: {str(path)!r} is a directory; expected a CSV file with columns x, y")
     try:
-        with open(p, "rb") as fh:
-            head = fh.read(8192)
-    except OSError as exc:
-        raise ConfigError(f"{key}: cannot read data file {str(path)!r}: {exc.strerror or exc}") from None
-    if not head.strip():
-        raise ConfigError(f"{key}: data file {str(path)!r} is empty; expected columns x, y")
-    if b"\0" in head:
-        raise ConfigError(f"{key}: data file {str(path)!r} is binary, not a CSV text file of x, y")
-    try:
-        x, y = load_csv_data(str(p))
+        x, y = load_csv_data(path)
     except InputError as exc:
         raise ConfigError(f"{key}: {exc}") from None
-    except (OSError, ValueError) as exc:  # pandas' ParserError / EmptyDataError and UnicodeDecodeError are ValueErrors
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{key}: data file {str(path)!r} is not a CSV of two numeric columns x, y ({detail})") from None
     if x.size < 2:
         raise ConfigError(f"{key}: data file {str(path)!r} has {x.size} data row(s); expected at least 2")
     return x, y
