@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 import solvers
-from solvers import InputError, PiecewiseLinear, SolverError, VARIANTS, tv2_cost
+from solvers import VARIANTS, InputError, PiecewiseLinear, SolverError, tv2_cost
 from solvers._validation import (validate_choice, validate_int, validate_interval, validate_lam, validate_positive,
                                  validate_vector)
 

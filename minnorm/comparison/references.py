@@ -161,6 +161,14 @@ def _law_params(law, params, name):
     return out
 
 
+def _solver_options_only(params, name, who_takes):
+    """References without law parameters take solver options only (``lam`` is popped before)."""
+    unknown = set(params) - SOLVER_KEYS
+    if unknown:
+        raise InputError(f"unknown parameter(s) {sorted(unknown)} for reference {name!r}; {who_takes} lam, method, "
+                         "solver")
+
+
 def solve_reference(name, x, y, *, lam=None, params=None) -> Reference:
     """Solve the reference problem ``name`` on data ``(x, y)``.
 
@@ -195,10 +203,7 @@ def solve_reference(name, x, y, *, lam=None, params=None) -> Reference:
     opts = {k: params[k] for k in SOLVER_KEYS if k in params}
 
     if kind == "tv2":
-        unknown = set(params) - SOLVER_KEYS
-        if unknown:
-            raise InputError(f"unknown parameter(s) {sorted(unknown)} for reference {name!r}; "
-                             "tv2 references take lam, method, solver")
+        _solver_options_only(params, name, "tv2 references take")
         variant = what
         if lam is None:
             sol = solvers.tv2_interpolant(x, y, variant=variant, select=select, **opts)
@@ -216,10 +221,7 @@ def solve_reference(name, x, y, *, lam=None, params=None) -> Reference:
                          kind=kind, params=dict(opts, select=select))
 
     if kind == "spline" and what == "natural":
-        unknown = set(params) - SOLVER_KEYS
-        if unknown:
-            raise InputError(f"unknown parameter(s) {sorted(unknown)} for reference {name!r}; "
-                             "'spline:natural' takes lam, method, solver")
+        _solver_options_only(params, name, "'spline:natural' takes")
         weight, used = None, {}
     else:
         law_params = dict(params)

@@ -63,13 +63,13 @@ from pathlib import Path
 
 import numpy as np
 
-from solvers.errors import InputError
 from solvers._validation import (INT64_MAX, physical_memory, validate_bool, validate_choice, validate_int,
                                  validate_positive, validate_seed)
+from solvers.errors import InputError
 
-from minnorm.training.limits import limit_reference
 # One list of valid choices and one lr-schedule rule, owned by the training layer (torch-free), so a
 # config cannot accept what the trainer rejects.
+from minnorm.training.limits import limit_reference
 from minnorm.training.options import (INIT_LAWS, LR_SCHEDULES, OPTIMIZERS, OUTPUT_INITS, PARAMETRIZATIONS,
                                       check_lr_schedule)
 
@@ -93,7 +93,7 @@ class ConfigError(ValueError):
 
 def _frozen_layer_reference(reference, given, model, train):
     """reference.lam = "mapped" with a frozen first layer: the limit is the init law's kernel
-    limit (MATH D.2; :func:`~minnorm.training.loop.limit_reference`), not a TV2 problem. An omitted
+    limit (MATH D.2; :func:`~minnorm.training.limits.limit_reference`), not a TV2 problem. An omitted
     reference.name / params is filled in; a different one is an error, since the mapped lam
     belongs to that limit only."""
     try:
@@ -293,7 +293,7 @@ class SweepConfig:
         :class:`WeightDecaySchedule`), ``penalize_bias``, ``batch_size``,
         ``noise_temperature``, ``train_first_layer``, ``lr_schedule`` (``"constant"``,
         ``"cosine"`` or ``"exponential"``) and ``lr_final_ratio`` (the schedule's factor at the
-        last step; 1 for constant, default 0.01 otherwise; :func:`minnorm.training.loop.lr_sequence`).
+        last step; 1 for constant, default 0.01 otherwise; :func:`minnorm.training.options.lr_sequence`).
     metrics : dict
         ``interval`` ([a, b] or None: the metric layer's default), ``main`` (metric for rates).
     output : dict

@@ -90,7 +90,7 @@ def _now():
 def _lam(spec, problem):
     """The regression constant of the reference: None (interpolation), a number, or mapped.
 
-    ``"mapped"`` is :func:`~minnorm.training.loop.solver_lam` of the run's recipe: the TV2 constant
+    ``"mapped"`` is :func:`~minnorm.training.limits.solver_lam` of the run's recipe: the TV2 constant
     when both layers train, the weighted-spline constant of the init law (MATH D.2, with the
     run's effective ``hidden_scale``, which ``init_ratio`` changes) when the first layer is
     frozen; the config has then set the reference to that law's limit.
@@ -279,8 +279,8 @@ def _train_population(specs, problem):
     :class:`~solvers.PiecewiseLinear` of the trained net), ``error`` and ``train_metrics``.
     """
     from minnorm.training.convert import to_function
-    from minnorm.training.network import ShallowReLU
     from minnorm.training.loop import train_population
+    from minnorm.training.network import ShallowReLU
 
     models = [ShallowReLU(s["model"]["width"], **_model_kwargs(s)) for s in specs]
     t = specs[0]["train"]  # shared by the population (only lr and weight decay vary)
