@@ -10,8 +10,8 @@ import numpy as np
 from solvers.errors import InputError
 
 __all__ = ["Data", "validate_data", "validate_lam", "validate_choice", "validate_bool", "validate_int",
-           "validate_seed", "validate_positive", "validate_real", "as_real_array", "validate_vector",
-           "physical_memory"]
+           "validate_seed", "validate_positive", "validate_real", "validate_interval", "as_real_array",
+           "validate_vector", "physical_memory", "INT64_MAX"]
 
 
 @dataclass(frozen=True)
@@ -208,8 +208,10 @@ def validate_int(value, name, *, min_value=None, max_value=None):
     return val
 
 
+#: Largest signed 64-bit integer: what numpy and torch can index and seed with.
+INT64_MAX = 2**63 - 1
 #: Seeds feed numpy's and torch's generators, which take 64-bit integers.
-SEED_MAX = 2**63 - 1
+SEED_MAX = INT64_MAX
 
 
 def validate_seed(seed, name="seed", *, allow_none=True):
@@ -249,6 +251,17 @@ def validate_real(value, name, *, finite=True):
     if finite and not np.isfinite(val):
         raise InputError(f"{name} must be finite; got {value!r}")
     return val
+
+
+def validate_interval(value, name):
+    """``(a, b)``: a pair of finite real numbers with ``a < b`` (a domain, a comparison interval)."""
+    try:
+        a, b = (validate_real(v, name) for v in value)
+    except (TypeError, ValueError) as exc:  # not a pair (InputError is a ValueError too)
+        raise InputError(f"{name} must be a pair (a, b) of finite numbers; got {value!r}") from exc
+    if not a < b:
+        raise InputError(f"{name} must have a < b; got {value!r}")
+    return a, b
 
 
 def physical_memory():

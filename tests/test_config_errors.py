@@ -239,3 +239,19 @@ def test_cli_bad_input_in_a_real_process(tmp_path):
     assert r.stdout == "" and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, (r.stdout, r.stderr)
     assert r.stderr.startswith("minnorm sweep: error: metrics.main: ") and "envelope_violation" in r.stderr
     assert not (tmp_path / "o").exists()  # the typo stopped the sweep before it made anything
+
+
+def test_parsing_a_config_imports_no_torch(tmp_path):
+    """A config is checked before anything trains: loading one (every name checked against the
+    library's tables, each problem and the metric list built) must not pay for torch."""
+    cfg = tmp_path / "light.toml"
+    cfg.write_text('[problem]\nn = [6, 8]\n[reference]\nlam = "mapped"\n[model]\nwidth = [4, 8]\n'
+                   '[train]\nsteps = 2\nlr = 0.01\nweight_decay = 1e-3\ntrain_first_layer = false\n'
+                   'lr_schedule = "cosine"\n')
+    code = ("import sys; from minnorm.comparison.sweeps.config import load_config, expand; "
+            f"expand(load_config({str(cfg)!r})); "
+            "assert 'torch' not in sys.modules, 'parsing a config imported torch'")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr

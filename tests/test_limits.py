@@ -324,15 +324,16 @@ def _cfg(**kw):
 
 
 def test_sweep_mapped_lam_with_a_frozen_layer_uses_the_init_laws_spline():
+    from minnorm.comparison.problems import problem_for_run
     from minnorm.comparison.sweeps.config import expand
-    from minnorm.comparison.sweeps.run import _lam, _make_problem
+    from minnorm.comparison.sweeps.run import _lam
 
     cfg = parse_config(_cfg(model={"init_ratio": [4.0], "hidden_scale": 3.0}))
     assert cfg.reference["name"] == "spline:uniform" and cfg.reference["params"] == {"A": 1.0, "B": 1.0}
     runs = expand(cfg)
     for r in runs:
         spec = r.spec
-        problem = _make_problem(spec)
+        problem = problem_for_run(spec)
         s = 3.0 / math.sqrt(4.0)  # init_ratio rho divides the hidden scale by sqrt(rho)
         m = spec["model"]["width"]
         assert _lam(spec, problem) == pytest.approx(6 * 1e-2 / (2 * m * s * s), rel=1e-12)

@@ -22,8 +22,9 @@ import pytest
 
 from minnorm.cli import main
 from minnorm.comparison.sweeps.config import expand, parse_config
+from minnorm.comparison.sweeps.executors import SchedulerError
+from minnorm.comparison.sweeps.run import MAX_RETRIES, SweepSummary, run_sweep
 from minnorm.comparison.sweeps.store import STORE_NAME, Owner, ResultStore, StoreError, finished_keys, load_results
-from minnorm.comparison.sweeps.run import MAX_RETRIES, SchedulerError, SweepSummary, run_sweep
 
 from _fixtures import TINY, config_toml, with_changes
 

@@ -27,8 +27,9 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 import solvers
-from solvers import InputError, PiecewiseLinear, SolverError, VARIANTS, tv2_cost
-from solvers._validation import validate_choice, validate_int, validate_lam, validate_positive, validate_vector
+from solvers import VARIANTS, InputError, PiecewiseLinear, SolverError, tv2_cost
+from solvers._validation import (validate_choice, validate_int, validate_interval, validate_lam, validate_positive,
+                                 validate_vector)
 
 __all__ = [
     "as_function",
@@ -128,16 +129,6 @@ def _check_p(p):
     raise InputError(f"p must be 1, 2 or inf; got {p!r}")
 
 
-def _interval(interval):
-    try:
-        a, b = (float(v) for v in interval)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"interval must be a pair (a, b); got {interval!r}") from exc
-    if not (np.isfinite(a) and np.isfinite(b) and a < b):
-        raise InputError(f"interval must be finite with a < b; got {interval!r}")
-    return a, b
-
-
 def _pieces(a, b, *objs, extra=None):
     bp = [np.array([a, b])] + [_breakpoints(o) for o in objs]
     if extra is not None:
@@ -204,7 +195,7 @@ def lp_norm(f, interval, p=2, *, order=20, subdivisions=2, breakpoints=None):
 
 
 def _distance(f, g, interval, p, *, order=20, subdivisions=2, breakpoints=None):
-    a, b = _interval(interval)
+    a, b = validate_interval(interval, "interval")
     p = _check_p(p)
     order = validate_int(order, "order", min_value=1)
     subdivisions = validate_int(subdivisions, "subdivisions", min_value=1)
@@ -297,7 +288,7 @@ def envelope_violation(f, envelope, interval):
         From :func:`solvers.tv2_envelope` (or a reference's ``envelope``).
     interval : (float, float)
     """
-    a, b = _interval(interval)
+    a, b = validate_interval(interval, "interval")
     if not callable(getattr(envelope, "violation", None)):
         raise InputError(f"envelope must be a solvers.Envelope (from solvers.tv2_envelope); got {type(envelope).__name__}")
     ff = as_function(f)
@@ -552,7 +543,7 @@ def compare(f_net, reference, problem, *, lam=None, interval=None, merge_tol=1e-
     jump_tol = validate_positive(jump_tol, "jump_tol", allow_zero=True)
     ff = as_function(f_net)
     pl = _is_pl(ff)
-    a, b = _interval(problem.eval_interval if interval is None else interval)
+    a, b = validate_interval(problem.eval_interval if interval is None else interval, "interval")
     ref_fn = reference.solution.function
     x, y = _data(problem.x, problem.y)
     out = {"eval_lo": a, "eval_hi": b}

@@ -4,12 +4,15 @@ Every function builds a :class:`matplotlib.figure.Figure` directly (rendered by 
 so it works headless and never changes the user's pyplot backend), returns it, and saves it
 when ``path`` is given: a path ending in ``.png``, ``.pdf`` or ``.svg`` is written in that
 format; a path without one of these suffixes is written twice, as ``path.png`` and ``path.pdf``.
+:func:`new_figure` and :func:`save_figure` are the same helpers for figures drawn elsewhere
+(the studies, the sweep report).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -17,7 +20,7 @@ from matplotlib.figure import Figure
 
 from solvers import InputError, PiecewiseLinear
 
-__all__ = ["plot_fit", "plot_convergence", "plot_knot_histogram", "plot_training_curves", "save_figure"]
+__all__ = ["plot_fit", "plot_convergence", "plot_knot_histogram", "plot_training_curves", "new_figure", "save_figure"]
 
 _FORMATS = (".png", ".pdf", ".svg")
 
@@ -28,17 +31,37 @@ def _new_figure(figsize=(6.4, 4.2), **kw):
     return fig
 
 
+def new_figure(nrows=1, ncols=1, *, size=(5.0, 3.8)):
+    """A figure of ``nrows x ncols`` panels of ``size`` inches each, and its 2-D array of axes."""
+    fig = _new_figure(figsize=(size[0] * ncols, size[1] * nrows))
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
 def save_figure(fig, path, *, dpi=150):
-    """Save ``fig`` to ``path`` (see module docstring for the formats). Returns the written paths."""
+    """Save ``fig`` to ``path`` (see module docstring for the formats), creating its folder.
+
+    Returns
+    -------
+    Path
+        The file written, or ``path.png`` when ``path`` has no format suffix (PNG and PDF written).
+    """
     path = os.fspath(path)
-    root, ext = os.path.splitext(path)
+    _, ext = os.path.splitext(path)
     targets = [path] if ext.lower() in _FORMATS else [path + ".png", path + ".pdf"]
     for p in targets:
         d = os.path.dirname(p)
         if d:
             os.makedirs(d, exist_ok=True)
         fig.savefig(p, dpi=dpi)
-    return targets
+    return Path(targets[0])
+
+
+def _figure_and_axes(ax, figsize=(6.4, 4.2)):
+    """``(figure, axes)`` to draw into: the caller's ``ax`` and its figure, or a new one-panel figure."""
+    if ax is not None:
+        return ax.figure, ax
+    fig = _new_figure(figsize=figsize)
+    return fig, fig.add_subplot()
 
 
 def _maybe_save(fig, path):
@@ -89,11 +112,7 @@ def plot_fit(problem, f_net, reference=None, *, envelope=None, path=None, interv
     a, b = problem.eval_interval if interval is None else interval
     ref_fn = None if reference is None else getattr(reference, "solution", reference)
     t = _grid(a, b, *(nets + ([ref_fn] if ref_fn is not None else [])))
-    if ax is None:
-        fig = _new_figure()
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax)
     if problem is not None:
         x0, x1 = float(np.min(problem.x)), float(np.max(problem.x))
         ax.axvspan(a, x0, color="0.93", zorder=0, lw=0)
@@ -151,11 +170,7 @@ def plot_convergence(df, x="width", y="linf", *, hue=None, rate=None, path=None,
     for col in [x, y] + ([hue] if hue else []):
         if col not in df.columns:
             raise InputError(f"column {col!r} not in the results table; columns: {', '.join(map(str, df.columns))}")
-    if ax is None:
-        fig = _new_figure()
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax)
     groups = list(df.groupby(hue, sort=True)) if hue else [(None, df)]
     for i, (key, sub) in enumerate(groups):
         color = f"C{i % 10}"
@@ -218,11 +233,7 @@ def plot_knot_histogram(counts, path=None, *, bound=3, title=None, ax=None):
         Draw the theoretical bound (Shevchenko et al.: at most 3 knots per interval).
     """
     c = _as_counts(counts)
-    if ax is None:
-        fig = _new_figure(figsize=(5.0, 3.6))
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax, figsize=(5.0, 3.6))
     top = int(max(c.max() if c.size else 0, bound or 0))
     freq = np.bincount(c, minlength=top + 1) if c.size else np.zeros(top + 1, dtype=int)
     ks = np.arange(freq.size)

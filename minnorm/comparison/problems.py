@@ -37,7 +37,8 @@ Designs (:data:`DESIGNS`), on ``domain = (lo, hi)``, with ``L = hi - lo`` and ``
 ================== ========================================================================
 
 Randomness uses independent streams spawned from ``seed`` for the design, the target and the
-noise, so e.g. changing ``noise`` does not move the sample points.
+noise, so e.g. changing ``noise`` does not move the sample points. :func:`problem_for_run` builds
+the problem of a stored sweep run from its spec.
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ from typing import Callable
 import numpy as np
 
 from solvers import InputError, PiecewiseLinear
-from solvers._validation import as_real_array, validate_int, validate_positive, validate_real, validate_seed
+from solvers._validation import (as_real_array, validate_int, validate_interval, validate_positive, validate_real,
+                                 validate_seed)
 
-__all__ = ["TARGETS", "DESIGNS", "Problem", "make_problem", "make_target", "load_csv_data"]
+__all__ = ["TARGETS", "DESIGNS", "Problem", "make_problem", "problem_for_run", "make_target", "load_csv_data"]
 
 
 # ----------------------------------------------------------------------------- targets
@@ -86,7 +88,7 @@ def _relu(rng, **params):
 def _random_pl(rng, knots=6, domain=(-1.0, 1.0), **params):
     _no_params("random-pl", params)
     k = validate_int(knots, "target_params['knots'] (random-pl)", min_value=1)
-    lo, hi = _pair(domain, "target_params['domain'] (random-pl)")
+    lo, hi = validate_interval(domain, "target_params['domain'] (random-pl)")
     t = np.sort(rng.uniform(lo, hi, size=k))
     v = rng.standard_normal(k)
     if k == 1:
@@ -268,17 +270,33 @@ def load_csv_data(path):
     """Read ``x, y`` from a CSV file.
 
     Columns named ``x`` and ``y`` (case-insensitive) are used if present; otherwise the first
-    two columns. A first row that is not numeric is taken as a header.
+    two columns. A first row that is not numeric is taken as a header. Every way the file can be
+    unusable (missing, a directory, empty, binary, ragged rows, not numbers) is an
+    :class:`~solvers.InputError` that names the path.
     """
     import pandas as pd
 
+    path = os.fspath(path)
     if not os.path.exists(path):
-        raise InputError(f"target data file {path!r} does not exist")
+        raise InputError(f"target data file {path!r} does not exist (relative paths are read from the working "
+                         f"directory {os.getcwd()})")
+    if os.path.isdir(path):
+        raise InputError(f"target data file {path!r} is a directory, not a regular file; expected a CSV file with "
+                         "columns x, y")
     if not os.path.isfile(path):
-        raise InputError(f"target data file {path!r} is not a regular file (a directory?)")
+        raise InputError(f"target data file {path!r} is not a regular file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+    except OSError as exc:
+        raise InputError(f"cannot read target data file {path!r}: {exc.strerror or exc}") from None
+    if not head.strip():
+        raise InputError(f"target data file {path!r} is empty: not a CSV of x, y rows")
+    if b"\0" in head:
+        raise InputError(f"target data file {path!r} is binary, not a CSV text file of x, y")
     try:
         df = pd.read_csv(path, header=None, comment="#", skipinitialspace=True)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (ValueError, OSError) as exc:  # pandas' ParserError and EmptyDataError, UnicodeDecodeError
         reason = " ".join(str(exc).split())  # pandas' parser messages end in newlines; errors are one line
         raise InputError(f"target data file {path!r} is not a CSV of x, y rows: {reason}") from exc
     first = df.iloc[0].astype(str).tolist() if len(df) else []
@@ -309,21 +327,6 @@ def load_csv_data(path):
 
 def _seed_int(seed):
     return validate_seed(seed, "seed", allow_none=False)
-
-
-def _float(v, key):
-    return validate_real(v, key)
-
-
-def _pair(v, key):
-    """``(lo, hi)`` of finite numbers with lo < hi."""
-    try:
-        lo, hi = (validate_real(u, key) for u in v)
-    except (TypeError, ValueError) as exc:  # not a pair, or not finite numbers
-        raise InputError(f"{key} must be a pair (lo, hi) of finite numbers; got {v!r}") from exc
-    if not lo < hi:
-        raise InputError(f"{key} must have lo < hi; got {v!r}")
-    return lo, hi
 
 
 def _target_params(target_params):
@@ -371,7 +374,7 @@ def make_problem(target="sin", design="uniform", n=10, *, noise=0.0, seed=0, dom
     """
     seed = _seed_int(seed)
     noise = validate_positive(noise, "noise", allow_zero=True)
-    domain = lo, hi = _pair(domain, "domain")
+    domain = lo, hi = validate_interval(domain, "domain")
     widen = validate_positive(widen, "widen", allow_zero=True)
     target_params = _target_params(target_params)
     ss_design, _, ss_noise = np.random.SeedSequence(seed).spawn(3)
@@ -395,7 +398,7 @@ def make_problem(target="sin", design="uniform", n=10, *, noise=0.0, seed=0, dom
         if design == "known-regions":
             if delta is None:
                 raise InputError("delta is required for design='known-regions' (gap half-width)")
-            delta = _float(delta, "delta")
+            delta = validate_real(delta, "delta")
             if not (0 < delta < 0.5 * (hi - lo)):
                 raise InputError(f"delta must satisfy 0 < delta < (hi-lo)/2 = {0.5 * (hi - lo)}; got {delta!r}")
             if n < 4:
@@ -421,9 +424,23 @@ def make_problem(target="sin", design="uniform", n=10, *, noise=0.0, seed=0, dom
     if eval_interval is None:
         eval_interval = widened_hull(x, widen)
     else:
-        eval_interval = _pair(eval_interval, "eval_interval")
+        eval_interval = validate_interval(eval_interval, "eval_interval")
     return Problem(
         name=name, x=x, y=np.asarray(y, dtype=np.float64), target=fn, noise=noise, seed=seed, domain=domain,
         delta=delta, eval_interval=tuple(float(v) for v in eval_interval), target_name=target_name,
         design=design_name, y_clean=y_clean, params=dict(target_params or {}),
     )
+
+
+def problem_for_run(spec) -> Problem:
+    """The :class:`Problem` of one sweep run, from the plain data that names it.
+
+    Parameters
+    ----------
+    spec : dict
+        A run's spec (:attr:`minnorm.comparison.sweeps.config.RunSpec.spec`, as stored with each
+        result); its ``problem`` section holds the arguments of :func:`make_problem`.
+    """
+    p = spec["problem"]
+    return make_problem(p["target"], p["design"], p["n"], noise=p["noise"], seed=p["seed"],
+                        domain=tuple(p["domain"]), delta=p["delta"], target_params=p["target_params"] or None)

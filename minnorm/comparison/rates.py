@@ -7,6 +7,10 @@ The exponent is the least-squares slope of :math:`\log y` against :math:`\log x`
 The confidence interval is a percentile bootstrap that resamples whole seeds (groups) with
 replacement, so that runs sharing a seed -- hence sharing data and initialisation -- are kept
 together; without seeds it resamples points (a pairs bootstrap).
+
+:func:`compute_rates` fits the stored results of a sweep (one fit per setting of the other
+varying grid axes); :func:`format_rates` and :func:`rate_table` show a fit table as text and as
+a display table, with ``slope = -exponent``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,12 @@ import numpy as np
 
 from solvers import InputError
 
-__all__ = ["RateFit", "fit_rate", "fit_rates"]
+__all__ = ["RateFit", "fit_rate", "fit_rates", "compute_rates", "format_rates", "rate_table", "SWEEP_AXES"]
+
+#: The columns of a :func:`fit_rates` table that describe the fit (the others are its group).
+_FIT_COLUMNS = ("x", "y", "exponent", "ci_low", "ci_high", "C", "n_points", "n_dropped", "n_groups", "r2")
+#: Grid axes of a sweep's results table (besides seed and weight decay), in the order tables show them.
+SWEEP_AXES = ("n", "weight_decay_rule", "init_ratio", "output_scale", "optimizer", "lr", "width")
 
 
 @dataclass
@@ -208,5 +217,64 @@ def fit_rates(df, x="width", y="linf", by=None, *, seed_col="seed", n_boot=1000,
     if total_dropped:
         warnings.warn(f"fit_rates: ignored {total_dropped} of {len(df)} rows with non-positive or NaN "
                       f"{x!r}/{y!r} (or too few valid points in their group)", RuntimeWarning, stacklevel=2)
-    cols = by + ["x", "y", "exponent", "ci_low", "ci_high", "C", "n_points", "n_dropped", "n_groups", "r2"]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=by + list(_FIT_COLUMNS))
+
+
+# ----------------------------------------------------------------------------- sweep results
+def _rate_groups(df, x):
+    """Columns that split a sweep's results into separate rate fits (the other varying axes)."""
+    cand = [a for a in SWEEP_AXES if a != "width"]
+    if x == "n":
+        cand = ["width" if c == "n" else c for c in cand]
+    return [c for c in cand if c != x and c in df.columns and df[c].nunique(dropna=True) > 1]
+
+
+def compute_rates(df, metric, x="width"):
+    """Fitted rates of ``metric`` vs ``x`` for the ``ok`` runs of a sweep's results table.
+
+    One fit per setting of the other varying grid axes (:data:`SWEEP_AXES`), bootstrapped over
+    seeds; exact zeros and NaN (metric not applicable) carry no rate and are left out.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        As :func:`fit_rates`; None if ``metric`` or ``x`` is missing or ``x`` takes fewer than two values.
+    """
+    ok = df[(df["status"] == "ok")] if "status" in df else df
+    if metric not in ok.columns or x not in ok.columns or ok[x].nunique() < 2:
+        return None
+    vals = ok[metric].astype(float)
+    ok = ok[np.isfinite(vals) & (vals > 0)]
+    if ok[x].nunique() < 2:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fit_rates(ok, x=x, y=metric, by=_rate_groups(ok, x))
+
+
+def _group_columns(rates):
+    return [c for c in rates.columns if c not in _FIT_COLUMNS]
+
+
+def format_rates(rates):
+    """One line per fitted group of a :func:`fit_rates` table: ``slope [95% CI] C=.. (points)``."""
+    out = []
+    groups = _group_columns(rates)
+    for _, r in rates.iterrows():
+        label = ", ".join(f"{k}={r[k]}" for k in groups) or "all runs"
+        ci = (f" [{-r['ci_high']:+.3f}, {-r['ci_low']:+.3f}]" if np.isfinite(r["ci_low"]) else "")
+        out.append(f"  {label}: slope {-r['exponent']:+.3f}{ci}  C={r['C']:.3g}  ({int(r['n_points'])} points)")
+    return "\n".join(out)
+
+
+def rate_table(rates):
+    """A :func:`fit_rates` table for display: group columns, metric, axis, slope with its 95 % CI, C, points."""
+    import pandas as pd
+
+    t = rates[_group_columns(rates)].copy()
+    t["metric"], t["vs"] = rates["y"], rates["x"]
+    t["slope"] = -rates["exponent"]
+    t["95% CI"] = [f"[{-hi:.3f}, {-lo:.3f}]" if np.isfinite(lo) else "" for lo, hi in
+                   zip(rates["ci_low"], rates["ci_high"])]
+    t["C"], t["points"], t["R²"] = rates["C"], rates["n_points"], rates["r2"]
+    return pd.DataFrame(t)

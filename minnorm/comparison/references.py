@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 
 import solvers
-from solvers import InputError, PiecewiseLinear, VARIANTS
+from solvers import VARIANTS, InputError, PiecewiseLinear
+from solvers._validation import validate_lam
 from solvers.spline.laws import LAW_DEFAULTS
 
 __all__ = ["REFERENCES", "Reference", "solve_reference", "solve_limit"]
@@ -59,7 +60,8 @@ REFERENCES = {
     "krr:no-skip:pm1-uniform": "random-feature kernel limit without skip/output bias, +-1 / uniform law",
 }
 
-_SOLVER_KEYS = {"method", "solver"}
+#: Solver options a reference passes on (``params``), besides ``lam`` and the law's parameters.
+SOLVER_KEYS = frozenset({"method", "solver"})
 
 
 @dataclass
@@ -112,7 +114,10 @@ class Reference:
         return self.solution(t, nu)
 
 
-def _parse(name):
+def parse_reference_name(name):
+    """``(kind, what, select)`` of a reference name: ``("tv2", variant, "linear"|"sparsest")``,
+    ``("spline", "natural"|law, None)`` or ``("krr", law, None)``; an unknown name is an
+    :class:`~solvers.InputError` listing the known ones."""
     if not isinstance(name, str):
         raise InputError(f"reference must be a string; got {type(name).__name__}")
     parts = name.split(":")
@@ -147,13 +152,21 @@ def _law_params(law, params, name):
     allowed = set(LAW_DEFAULTS[law])
     out = dict(LAW_DEFAULTS[law])
     for k, v in params.items():
-        if k in _SOLVER_KEYS:
+        if k in SOLVER_KEYS:
             continue
         if k not in allowed:
             raise InputError(f"unknown parameter {k!r} for reference {name!r}; law {law!r} takes "
                              f"{', '.join(sorted(allowed))} (and lam, method, solver)")
         out[k] = float(v)
     return out
+
+
+def _solver_options_only(params, name, who_takes):
+    """References without law parameters take solver options only (``lam`` is popped before)."""
+    unknown = set(params) - SOLVER_KEYS
+    if unknown:
+        raise InputError(f"unknown parameter(s) {sorted(unknown)} for reference {name!r}; {who_takes} lam, method, "
+                         "solver")
 
 
 def solve_reference(name, x, y, *, lam=None, params=None) -> Reference:
@@ -177,25 +190,20 @@ def solve_reference(name, x, y, *, lam=None, params=None) -> Reference:
     -------
     Reference
     """
-    kind, what, select = _parse(name)
+    kind, what, select = parse_reference_name(name)
     params = dict(params or {})
     if "lam" in params:
         if lam is not None and float(params["lam"]) != float(lam):
             raise InputError(f"lam given twice with different values: lam={lam!r}, params['lam']={params['lam']!r}")
         lam = params.pop("lam")
     if lam is not None:
-        lam = float(lam)
-        if not (np.isfinite(lam) and lam >= 0):
-            raise InputError(f"lam must be finite and >= 0; got {lam!r}")
+        lam = validate_lam(lam)
         if lam == 0:
             lam = None  # lam = 0 is interpolation
-    opts = {k: params[k] for k in _SOLVER_KEYS if k in params}
+    opts = {k: params[k] for k in SOLVER_KEYS if k in params}
 
     if kind == "tv2":
-        unknown = set(params) - _SOLVER_KEYS
-        if unknown:
-            raise InputError(f"unknown parameter(s) {sorted(unknown)} for reference {name!r}; "
-                             "tv2 references take lam, method, solver")
+        _solver_options_only(params, name, "tv2 references take")
         variant = what
         if lam is None:
             sol = solvers.tv2_interpolant(x, y, variant=variant, select=select, **opts)
@@ -213,10 +221,7 @@ def solve_reference(name, x, y, *, lam=None, params=None) -> Reference:
                          kind=kind, params=dict(opts, select=select))
 
     if kind == "spline" and what == "natural":
-        unknown = set(params) - _SOLVER_KEYS
-        if unknown:
-            raise InputError(f"unknown parameter(s) {sorted(unknown)} for reference {name!r}; "
-                             "'spline:natural' takes lam, method, solver")
+        _solver_options_only(params, name, "'spline:natural' takes")
         weight, used = None, {}
     else:
         law_params = dict(params)

@@ -57,16 +57,21 @@ import inspect
 import itertools
 import json
 import math
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from solvers._validation import (INT64_MAX, physical_memory, validate_bool, validate_choice, validate_int,
+                                 validate_positive, validate_seed)
 from solvers.errors import InputError
-from solvers._validation import (physical_memory, validate_bool, validate_choice, validate_int, validate_positive,
-                                 validate_seed)
+
+# One list of valid choices and one lr-schedule rule, owned by the training layer (torch-free), so a
+# config cannot accept what the trainer rejects.
+from minnorm.training.limits import limit_reference
+from minnorm.training.options import (INIT_LAWS, LR_SCHEDULES, OPTIMIZERS, OUTPUT_INITS, PARAMETRIZATIONS,
+                                      check_lr_schedule)
 
 __all__ = [
     "ConfigError",
@@ -88,13 +93,9 @@ class ConfigError(ValueError):
 
 def _frozen_layer_reference(reference, given, model, train):
     """reference.lam = "mapped" with a frozen first layer: the limit is the init law's kernel
-    limit (MATH D.2; :func:`~minnorm.training.loop.limit_reference`), not a TV2 problem. An omitted
+    limit (MATH D.2; :func:`~minnorm.training.limits.limit_reference`), not a TV2 problem. An omitted
     reference.name / params is filled in; a different one is an error, since the mapped lam
     belongs to that limit only."""
-    from solvers.errors import InputError
-
-    from minnorm.training.limits import limit_reference
-
     try:
         name, params = limit_reference(model, train_first_layer=False, penalize_affine=train["penalize_affine"])
     except InputError as exc:
@@ -127,10 +128,6 @@ def _tname(v):
 def _is_num(v):
     # bool is an int subclass in Python; a TOML `true` is never a number here.
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-#: Largest value of a signed 64-bit integer: what numpy and torch can index and seed with.
-INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 def _num(path, v, *, positive=False, nonneg=False, integer=False):
@@ -202,15 +199,21 @@ def _did_you_mean(v, choices):
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _grid(path, v, one, what):
+    """A value or a non-empty list of distinct values -> list (the grid along one axis); ``one(key,
+    item)`` checks each item, keyed ``path[i]`` in a list."""
+    if not isinstance(v, list):
+        return [one(path, v)]
+    if not v:
+        raise ConfigError(f"{path}: empty grid (expected {what})")
+    out = [one(f"{path}[{i}]", item) for i, item in enumerate(v)]
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{path}: duplicate values in grid {v!r}")
+    return out
+
+
 def _str_list(path, v, choices=None):
-    if isinstance(v, list):
-        if not v:
-            raise ConfigError(f"{path}: empty grid (expected a string or list of strings)")
-        out = [_str(f"{path}[{i}]", s, choices) for i, s in enumerate(v)]
-        if len(set(out)) != len(out):
-            raise ConfigError(f"{path}: duplicate values in grid {v!r}")
-        return out
-    return [_str(path, v, choices)]
+    return _grid(path, v, lambda p, s: _str(p, s, choices), "a string or list of strings")
 
 
 def _table(path, v):
@@ -290,7 +293,7 @@ class SweepConfig:
         :class:`WeightDecaySchedule`), ``penalize_bias``, ``batch_size``,
         ``noise_temperature``, ``train_first_layer``, ``lr_schedule`` (``"constant"``,
         ``"cosine"`` or ``"exponential"``) and ``lr_final_ratio`` (the schedule's factor at the
-        last step; 1 for constant, default 0.01 otherwise; :func:`minnorm.training.loop.lr_sequence`).
+        last step; 1 for constant, default 0.01 otherwise; :func:`minnorm.training.options.lr_sequence`).
     metrics : dict
         ``interval`` ([a, b] or None: the metric layer's default), ``main`` (metric for rates).
     output : dict
@@ -344,9 +347,6 @@ _TRAIN = {"optimizer", "steps", "lr", "weight_decay", "penalize_bias", "penalize
           "noise_temperature", "train_first_layer", "tol", "lr_schedule", "lr_final_ratio"}
 _METRICS = {"interval", "main"}
 _OUTPUT = {"dir", "report"}
-# One list of valid choices, owned by the training layer (torch-free), so a config cannot accept
-# what the trainer rejects.
-from minnorm.training.options import LR_SCHEDULES, OPTIMIZERS, PARAMETRIZATIONS  # noqa: E402
 
 
 def _weight_decay(path, v):
@@ -367,29 +367,19 @@ def _weight_decay(path, v):
             )
         return _num(p, item, nonneg=True)
 
-    if isinstance(v, list):
-        if not v:
-            raise ConfigError(f"{path}: empty grid (expected a number or list of numbers)")
-        out = [one(f"{path}[{i}]", item) for i, item in enumerate(v)]
-        if len(set(out)) != len(out):
-            raise ConfigError(f"{path}: duplicate values in grid {v!r}")
-        return out
-    return [one(path, v)]
+    return _grid(path, v, one, "a number or list of numbers")
 
 
 def _lr_schedule(t):
-    """``lr_schedule`` and ``lr_final_ratio`` of the [train] table (see minnorm.training.loop)."""
+    """``lr_schedule`` and ``lr_final_ratio`` of the [train] table, by the trainer's own rule
+    (:func:`minnorm.training.options.check_lr_schedule`; its default ratio when omitted)."""
     schedule = _str("train.lr_schedule", t.get("lr_schedule", "constant"), LR_SCHEDULES)
-    if "lr_final_ratio" not in t:
-        return {"lr_schedule": schedule, "lr_final_ratio": 1.0 if schedule == "constant" else 0.01}
-    r = _num("train.lr_final_ratio", t["lr_final_ratio"], nonneg=True)
-    if r > 1.0:
-        raise ConfigError(f"train.lr_final_ratio: expected a value in [0, 1], got {r!r}")
-    if schedule == "constant" and r != 1.0:
-        raise ConfigError(f"train.lr_final_ratio: {r!r} needs lr_schedule = \"cosine\" or \"exponential\" "
-                          "(the constant schedule has ratio 1)")
-    if schedule == "exponential" and r == 0.0:
-        raise ConfigError("train.lr_final_ratio: expected a positive value for lr_schedule = \"exponential\", got 0.0")
+    r = _num("train.lr_final_ratio", t["lr_final_ratio"], nonneg=True) if "lr_final_ratio" in t else None
+    try:
+        schedule, r = check_lr_schedule(schedule, r)
+    except InputError as exc:
+        # Its messages start with the argument's name, which is the [train] key.
+        raise ConfigError(f"train.{exc}") from None
     return {"lr_schedule": schedule, "lr_final_ratio": r}
 
 
@@ -414,12 +404,7 @@ def _seed(path, s):
 
 def _seeds(v):
     if isinstance(v, list):
-        if not v:
-            raise ConfigError("seeds: empty grid (expected a count or a list of seeds)")
-        out = [_seed(f"seeds[{i}]", s) for i, s in enumerate(v)]
-        if len(set(out)) != len(out):
-            raise ConfigError(f"seeds: duplicate values in grid {v!r}")
-        return out
+        return _grid("seeds", v, _seed, "a count or a list of seeds")
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise ConfigError(f"seeds: expected a count >= 1 or a list of seeds, got {_tname(v)}")
     if v > 10**6:
@@ -428,35 +413,14 @@ def _seeds(v):
 
 
 def read_data_file(path, key):
-    """``(x, y)`` of a CSV data file, read as :func:`minnorm.comparison.problems.load_csv_data` reads it.
-
-    Every way the file can be unusable (missing, a directory, empty, binary, ragged rows, not
-    numbers) is a :class:`ConfigError` whose message starts with ``key`` and names the path.
-    """
+    """``(x, y)`` of a CSV data file (:func:`minnorm.comparison.problems.load_csv_data`) with at
+    least two rows; every way it can be unusable is a :class:`ConfigError` starting with ``key``."""
     from minnorm.comparison.problems import load_csv_data
 
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"{key}: data file {str(path)!r} does not exist (relative paths are read from the "
-                          f"working directory {os.getcwd()})")
-    if p.is_dir():
-        raise ConfigError(f"{key}: {str(path)!r} is a directory; expected a CSV file with columns x, y")
     try:
-        with open(p, "rb") as fh:
-            head = fh.read(8192)
-    except OSError as exc:
-        raise ConfigError(f"{key}: cannot read data file {str(path)!r}: {exc.strerror or exc}") from None
-    if not head.strip():
-        raise ConfigError(f"{key}: data file {str(path)!r} is empty; expected columns x, y")
-    if b"\0" in head:
-        raise ConfigError(f"{key}: data file {str(path)!r} is binary, not a CSV text file of x, y")
-    try:
-        x, y = load_csv_data(str(p))
+        x, y = load_csv_data(path)
     except InputError as exc:
         raise ConfigError(f"{key}: {exc}") from None
-    except (OSError, ValueError) as exc:  # pandas' ParserError / EmptyDataError and UnicodeDecodeError are ValueErrors
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{key}: data file {str(path)!r} is not a CSV of two numeric columns x, y ({detail})") from None
     if x.size < 2:
         raise ConfigError(f"{key}: data file {str(path)!r} has {x.size} data row(s); expected at least 2")
     return x, y
@@ -489,7 +453,7 @@ def _check_problem(problem):
     factories' signatures), and each problem of the grid is built once (cheap: no training) so
     that a config that loads is a config whose problems exist.
     """
-    from minnorm.comparison.problems import DESIGNS, TARGETS, make_problem
+    from minnorm.comparison.problems import DESIGNS, TARGETS, problem_for_run
 
     target, design, params = problem["target"], problem["design"], problem["target_params"]
     is_file = target.startswith("file:")
@@ -518,8 +482,7 @@ def _check_problem(problem):
     for n in ([None] if is_file else problem["n"]):
         _check_memory("problem.n", n=n or x.size, width=0)
         try:
-            p = make_problem(target, design, n or 2, noise=problem["noise"], seed=problem["seed"],
-                             domain=tuple(problem["domain"]), delta=problem["delta"], target_params=params or None)
+            p = problem_for_run({"problem": dict(problem, n=n or 2)})
         except ConfigError:
             raise
         except (InputError, ValueError, TypeError, OverflowError) as exc:
@@ -532,14 +495,15 @@ def _check_problem(problem):
 def _reference_params(name, params, lam):
     """``reference.name`` parsed by the reference layer itself; ``reference.params`` checked against
     the keys that reference takes (solver options, lam, and the law's parameters)."""
-    from minnorm.comparison.references import _SOLVER_KEYS, LAW_DEFAULTS, _parse
+    from minnorm.comparison.references import SOLVER_KEYS, parse_reference_name
 
     try:
-        kind, what, _ = _parse(name)
+        kind, what, _ = parse_reference_name(name)
     except InputError as exc:
         raise ConfigError(f"reference.name: {exc}") from None
-    allowed = set(_SOLVER_KEYS) | {"lam"}
-    law_keys = set(LAW_DEFAULTS[what]) if what in LAW_DEFAULTS else set()
+    allowed = set(SOLVER_KEYS) | {"lam"}
+    # A reference's law is an init law (spline:LAW is the limit of init=LAW): one table of parameters.
+    law_keys = set(INIT_LAWS[what]) if what in INIT_LAWS else set()
     allowed |= law_keys
     if kind == "krr":
         allowed.add("output_bias")
@@ -567,8 +531,6 @@ def _reference_params(name, params, lam):
 
 def _init_law(model):
     """``model.init``, ``init_params``, ``output_init`` against the network's own tables."""
-    from minnorm.training.options import INIT_LAWS, OUTPUT_INITS
-
     _str("model.init", model["init"], tuple(INIT_LAWS))
     _str("model.output_init", model["output_init"], OUTPUT_INITS)
     allowed = INIT_LAWS[model["init"]]
@@ -601,15 +563,13 @@ def _check_memory(key, *, n, width):
                           f"{_gb(have)}")
 
 
-def metric_names():
-    """The metrics a run records (the keys of :func:`minnorm.comparison.metrics.compare`), sorted."""
-    return _metric_names()
-
-
 @functools.lru_cache(maxsize=1)
-def _metric_names():
-    # Read off compare() itself on a three-point problem (it returns every key, NaN where not
-    # applicable), so the list cannot drift from what the sweep stores.
+def metric_names():
+    """The metrics a run records (the keys of :func:`minnorm.comparison.metrics.compare`), sorted.
+
+    Read off compare() itself on a three-point problem (it returns every key, NaN where not
+    applicable), so the list cannot drift from what the sweep stores.
+    """
     from minnorm.comparison.metrics import compare
     from minnorm.comparison.problems import make_problem
     from minnorm.comparison.references import solve_reference
@@ -816,7 +776,8 @@ def canonical_json(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def _sha(obj) -> str:
+def canonical_hash(obj) -> str:
+    """sha256 (hex) of :func:`canonical_json`: the keys of runs and references in the store."""
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
 
 
@@ -835,7 +796,7 @@ class RunSpec:
     @property
     def key(self) -> str:
         """sha256 of the canonical JSON of :attr:`spec` (independent of the sweep's name)."""
-        return _sha(self.spec)
+        return canonical_hash(self.spec)
 
     @property
     def population_key(self) -> str:
@@ -847,7 +808,7 @@ class RunSpec:
                 sub = sub[k]
             sub.pop(path[-1], None)
         d["train"].pop("weight_decay_rule", None)
-        return _sha(d)
+        return canonical_hash(d)
 
     @property
     def seed(self):

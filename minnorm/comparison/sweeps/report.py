@@ -9,11 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from solvers import PiecewiseLinear
+
+from minnorm.comparison.problems import problem_for_run
+from minnorm.comparison.rates import SWEEP_AXES, compute_rates, rate_table
 from minnorm.comparison.sweeps.store import STORE_NAME, load_references, load_results, load_sweeps
 
 __all__ = ["write_figures", "write_report", "SECONDARY_METRICS"]
@@ -22,8 +27,6 @@ __all__ = ["write_figures", "write_report", "SECONDARY_METRICS"]
 SECONDARY_METRICS = ("linf", "l2", "rel_linf", "rel_l2", "envelope_violation", "rel_objective_gap", "cost_gap",
                      "train_mse")
 FIGURES = "figures"
-# Grid axes, in the order tables and labels show them.
-AXES = ("n", "weight_decay_rule", "init_ratio", "output_scale", "optimizer", "lr", "width")
 
 
 def _sweep_config(out):
@@ -45,7 +48,7 @@ def _metrics(df, main):
 
 
 def _varying(df, exclude=("seed",)):
-    return [a for a in AXES if a in df.columns and a not in exclude and df[a].nunique(dropna=True) > 1]
+    return [a for a in SWEEP_AXES if a in df.columns and a not in exclude and df[a].nunique(dropna=True) > 1]
 
 
 def _safe_name(text):
@@ -69,8 +72,7 @@ def _inside(folder, path):
 
 
 def _function(d):
-    from solvers import PiecewiseLinear
-
+    """The network's exact function from its stored :meth:`PiecewiseLinear.to_dict`."""
     return PiecewiseLinear(d["nodes"], d["values"], d["slope_left"], d["slope_right"])
 
 
@@ -114,10 +116,24 @@ def write_figures(out_dir, *, n_fits=4):
                 continue
             stem = _inside(figdir, figdir / f"convergence_{_safe_name(metric)}_vs_{x}")
             fig = plots.plot_convergence(sub, x=x, y=metric, hue=hue if hue != x else None)
-            plots.save_figure(fig, stem)  # PNG and PDF
-            written.append(stem.with_suffix(".png"))
+            written.append(plots.save_figure(fig, stem))  # PNG and PDF
     written += _fit_figures(ok, out, figdir, n_fits)
     return written
+
+
+@dataclass(frozen=True)
+class _SampledEnvelope:
+    """A reference's envelope as stored: its bounds sampled on the reference's plot grid."""
+
+    grid: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def lower(self, t):
+        return np.interp(t, self.grid, self.lo)
+
+    def upper(self, t):
+        return np.interp(t, self.grid, self.hi)
 
 
 class _StoredReference:
@@ -128,17 +144,12 @@ class _StoredReference:
         grid, f = np.asarray(rec["grid"]), np.asarray(rec["f"])
         self.solution = _function(rec["function"]) if "function" in rec else (lambda t: np.interp(t, grid, f))
         env = rec.get("envelope")
-        self.envelope = None
-        if env is not None:
-            lo, hi = np.asarray(env["lo"]), np.asarray(env["hi"])
-            self.envelope = type("Envelope", (), {"lower": staticmethod(lambda t: np.interp(t, grid, lo)),
-                                                  "upper": staticmethod(lambda t: np.interp(t, grid, hi))})()
+        self.envelope = None if env is None else _SampledEnvelope(grid, np.asarray(env["lo"]), np.asarray(env["hi"]))
 
 
 def _fit_figures(ok, out, figdir, n_fits):
     """Network vs reference vs data for the narrowest and widest nets of the first seed per setting."""
     from minnorm.comparison import plots
-    from minnorm.comparison.sweeps.run import _make_problem
 
     refs = load_references(out / STORE_NAME)
     seed0 = ok[ok["seed"] == ok["seed"].min()]
@@ -153,15 +164,14 @@ def _fit_figures(ok, out, figdir, n_fits):
             continue
         _, rec = refs[row["reference_key"]]
         spec = json.loads(row["config"]) if isinstance(row.get("config"), str) else None
-        problem = _make_problem(spec) if spec else None
+        problem = problem_for_run(spec) if spec else None
         f_net = _function(json.loads(row["function"]))
-        path = _inside(figdir, figdir / f"fit_width{int(row['width'])}_{_safe_name(str(row['key'])[:8])}.png")
+        stem = _inside(figdir, figdir / f"fit_width{int(row['width'])}_{_safe_name(str(row['key'])[:8])}")
         title = f"width {int(row['width'])}, seed {row['seed']}, {_label(row)}"
         fig = plots.plot_fit(problem, f_net, _StoredReference(rec), title=title,
                              labels=[f"network (width {int(row['width'])})"],
                              interval=(rec["grid"][0], rec["grid"][-1]))
-        plots.save_figure(fig, path.with_suffix(""))  # PNG and PDF
-        written.append(path)
+        written.append(plots.save_figure(fig, stem))  # PNG and PDF
     return written
 
 
@@ -169,21 +179,6 @@ def _label(row):
     parts = [f"{a}={row[a]}" for a in ("n", "weight_decay_rule", "optimizer", "lr", "init_ratio", "output_scale")
              if a in row and row[a] is not None and not (isinstance(row[a], float) and np.isnan(row[a]))]
     return ", ".join(parts)
-
-
-def rate_table(rates):
-    """Fitted rates as a display table: group columns, metric, axis, slope with its 95 % CI, C, points."""
-    import pandas as pd
-
-    keep = [c for c in rates.columns if c not in ("x", "y", "exponent", "ci_low", "ci_high", "C", "n_points",
-                                                  "n_dropped", "n_groups", "r2")]
-    t = rates[keep].copy()
-    t["metric"], t["vs"] = rates["y"], rates["x"]
-    t["slope"] = -rates["exponent"]
-    t["95% CI"] = [f"[{-hi:.3f}, {-lo:.3f}]" if np.isfinite(lo) else "" for lo, hi in
-                   zip(rates["ci_low"], rates["ci_high"])]
-    t["C"], t["points"], t["R²"] = rates["C"], rates["n_points"], rates["r2"]
-    return pd.DataFrame(t)
 
 
 def _md_table(df, floatfmt="{:.4g}"):
@@ -208,7 +203,7 @@ def write_report(out_dir, *, figures=True):
     its 95 % bootstrap interval) of each metric vs width / n / weight decay, a per-setting table
     of metrics (median over seeds), the figures, and the reference solutions' certificates.
     """
-    from minnorm.comparison.sweeps.run import compute_rates
+    import pandas as pd
 
     out = Path(out_dir)
     df = load_results(out / STORE_NAME)
@@ -243,8 +238,6 @@ def write_report(out_dir, *, figures=True):
           "95 % bootstrap over seeds. A negative slope means the error decreases (slope = −exponent of "
           "`minnorm.comparison.rates.fit_rates`).", ""]
     any_rate = False
-    import pandas as pd
-
     for x in ("width", "n", "weight_decay"):
         tables = []
         for metric in chosen:
@@ -263,7 +256,7 @@ def write_report(out_dir, *, figures=True):
 
     L += ["## Metrics per setting (median over seeds)", ""]
     if len(ok) and chosen:
-        by = [a for a in AXES if a in ok.columns and ok[a].nunique(dropna=True) >= 1 and ok[a].notna().any()]
+        by = [a for a in SWEEP_AXES if a in ok.columns and ok[a].nunique(dropna=True) >= 1 and ok[a].notna().any()]
         by = [a for a in by if a in _varying(ok) or a == "width"]
         agg = ok.groupby(by, dropna=False)[chosen].median().reset_index()
         agg.insert(len(by), "seeds", ok.groupby(by, dropna=False).size().to_numpy())
@@ -284,8 +277,6 @@ def write_report(out_dir, *, figures=True):
             rows.append({"reference": rname, "n": len(rec.get("x", [])), "lam": rec.get("lam"),
                          "status": rec.get("status"), "solver": rec.get("solver"), "value": rec.get("value"),
                          "lower bound": rec.get("lower_bound"), "gap": rec.get("gap")})
-        import pandas as pd
-
         L += [_md_table(pd.DataFrame(rows), floatfmt="{:.6g}"), ""]
     else:
         L += ["None stored.", ""]

@@ -3,17 +3,18 @@
 :func:`run_sweep` expands a :class:`~minnorm.comparison.sweeps.config.SweepConfig`, skips the runs already
 finished in ``OUT/results.sqlite``, groups the rest into populations (runs that differ only in
 seed, width, weight decay and lr, trained at once by the training layer) and executes them
-through a :class:`concurrent.futures.Executor`:
+through a backend of :mod:`minnorm.comparison.sweeps.executors`:
 
-- default: a local :class:`~concurrent.futures.ProcessPoolExecutor` over all cores;
+- default: local worker processes, one per core;
 - ``serial=True``: in this process, one population after the other (for debugging);
 - ``scheduler="tcp://host:8786"``: a Dask cluster, via ``distributed.Client(addr).get_executor()``;
 - ``scheduler="local-dask"``: a Dask ``LocalCluster`` on this machine (same interface);
 - ``scheduler=<Executor>``: any ``concurrent.futures`` executor you made yourself.
 
-Each task builds the problem, solves the reference once per process (cached by problem,
-reference and lam), trains the population, converts each network exactly with
+Each task (:func:`run_population`) builds the problem, solves the reference once per process
+(cached by problem, reference and lam), trains the population, converts each network exactly with
 :func:`minnorm.training.convert.to_function` and measures it with :func:`minnorm.comparison.metrics.compare`.
+When the sweep ends, :mod:`minnorm.comparison.sweeps.report` writes its figures and report.
 
 Faults (issue 9):
 
@@ -36,16 +37,11 @@ Faults (issue 9):
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import math
 import os
 import signal
-import socket
-import sys
 import threading
 import time
-import traceback
-import warnings
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,23 +50,24 @@ from pathlib import Path
 
 import numpy as np
 
-from solvers.errors import InputError
-
-from minnorm.comparison.sweeps.config import RunSpec, SweepConfig, canonical_json, config_to_dict, expand, group_populations, load_config
+from minnorm.comparison.problems import problem_for_run
+from minnorm.comparison.rates import compute_rates, format_rates
+from minnorm.comparison.sweeps.config import (RunSpec, SweepConfig, canonical_hash, config_to_dict, expand,
+                                              group_populations, load_config)
+from minnorm.comparison.sweeps.executors import error_text, make_backend
 from minnorm.comparison.sweeps.store import STORE_NAME, Owner, ResultStore, StoreError, heartbeat, load_results
 
-__all__ = ["run_sweep", "SweepSummary", "SweepInterrupted", "SchedulerError", "run_population", "MAX_RETRIES",
-           "EXIT_RUNS_FAILED"]
+__all__ = ["run_sweep", "SweepSummary", "SweepInterrupted", "run_population", "MAX_RETRIES", "EXIT_RUNS_FAILED"]
 
 #: Times the unfinished runs of a task whose worker died are retried in a fresh worker.
 MAX_RETRIES = 2
 #: Exit status of a sweep that finished but recorded failed runs (interrupted: 128 + signal number).
 EXIT_RUNS_FAILED = 3
-#: Seconds to wait for a Dask scheduler to answer.
-SCHEDULER_TIMEOUT = 10.0
-
 #: Points at which the reference is sampled for plots (stored once per reference).
 REFERENCE_GRID = 801
+#: What a run imports (torch included): loaded once before a local pool forks its workers.
+_WORKER_MODULES = ("minnorm.comparison.metrics", "minnorm.comparison.references", "minnorm.training.convert",
+                   "minnorm.training.loop")
 
 
 # =========================================================================== worker side
@@ -90,18 +87,10 @@ def _now():
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-def _make_problem(spec):
-    from minnorm.comparison.problems import make_problem
-
-    p = spec["problem"]
-    return make_problem(p["target"], p["design"], p["n"], noise=p["noise"], seed=p["seed"],
-                        domain=tuple(p["domain"]), delta=p["delta"], target_params=p["target_params"] or None)
-
-
 def _lam(spec, problem):
     """The regression constant of the reference: None (interpolation), a number, or mapped.
 
-    ``"mapped"`` is :func:`~minnorm.training.loop.solver_lam` of the run's recipe: the TV2 constant
+    ``"mapped"`` is :func:`~minnorm.training.limits.solver_lam` of the run's recipe: the TV2 constant
     when both layers train, the weighted-spline constant of the init law (MATH D.2, with the
     run's effective ``hidden_scale``, which ``init_ratio`` changes) when the first layer is
     frozen; the config has then set the reference to that law's limit.
@@ -123,11 +112,11 @@ def _reference(spec, problem, lam):
     from minnorm.comparison.references import solve_reference
 
     r = spec["reference"]
-    key = canonical_json({"problem": spec["problem"], "name": r["name"], "params": r["params"], "lam": lam})
+    key = canonical_hash({"problem": spec["problem"], "name": r["name"], "params": r["params"], "lam": lam})
     if key not in _REFERENCE_CACHE:
         ref = solve_reference(r["name"], problem.x, problem.y, lam=lam, params=r["params"] or None)
         _REFERENCE_CACHE[key] = (ref, _reference_record(ref, problem, r["name"], lam, spec))
-    return (__import__("hashlib").sha256(key.encode()).hexdigest(),) + _REFERENCE_CACHE[key]
+    return (key,) + _REFERENCE_CACHE[key]
 
 
 def _interval(spec, problem):
@@ -159,16 +148,11 @@ def _reference_record(ref, problem, name, lam, spec):
     env = getattr(ref, "envelope", None)
     if env is not None:
         try:
-            lo, hi = _envelope_bounds(env, t)
-            rec["envelope"] = {"lo": lo.tolist(), "hi": hi.tolist()}
+            rec["envelope"] = {"lo": np.asarray(env.lower(t), dtype=float).tolist(),
+                               "hi": np.asarray(env.upper(t), dtype=float).tolist()}
         except Exception:  # an envelope that cannot be sampled is simply not drawn
             pass
     return rec
-
-
-def _envelope_bounds(env, t):
-    """Samples of a reference's :class:`solvers.Envelope` on ``t``."""
-    return np.asarray(env.lower(t), dtype=float), np.asarray(env.upper(t), dtype=float)
 
 
 def _f(v):
@@ -209,7 +193,7 @@ def run_population(specs, *, single_thread=True, on_row=None):
     rows = [None] * len(specs)
     references = {}
     try:
-        problem = _make_problem(specs[0])
+        problem = problem_for_run(specs[0])
         lams = [_lam(s, problem) for s in specs]
         refs = [_reference(s, problem, lam) for s, lam in zip(specs, lams)]
         for rkey, _, rec in refs:
@@ -217,7 +201,7 @@ def run_population(specs, *, single_thread=True, on_row=None):
         results = _train_population(specs, problem)
     except Exception as exc:  # the whole population failed before any network finished
         wall = (time.perf_counter() - t0) / len(specs)
-        err = _error_text(exc)
+        err = error_text(exc)
         rows = [_row(s, k, population, "failed", err, versions, wall) for s, k in zip(specs, keys)]
         for row in rows if on_row is not None else ():
             on_row(row, references)
@@ -234,7 +218,7 @@ def run_population(specs, *, single_thread=True, on_row=None):
                 metrics.update(compare(f_net, ref, problem, lam=lam, interval=_interval(spec, problem)))
                 fn_dict = f_net.to_dict()
             except Exception as exc:
-                status, err = "failed", _error_text(exc)
+                status, err = "failed", error_text(exc)
         wall = train_wall / len(specs) + (time.perf_counter() - t1)
         metrics["lam"] = float("nan") if lam is None else float(lam)
         metrics["population_size"] = len(specs)
@@ -243,11 +227,6 @@ def run_population(specs, *, single_thread=True, on_row=None):
         if on_row is not None:
             on_row(rows[i], {rkey: references[rkey]})
     return {"rows": rows, "references": references}
-
-
-def _error_text(exc):
-    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-6:])
 
 
 def _row(spec, key, population, status, error, versions, wall, *, metrics=None, function=None,
@@ -300,8 +279,8 @@ def _train_population(specs, problem):
     :class:`~solvers.PiecewiseLinear` of the trained net), ``error`` and ``train_metrics``.
     """
     from minnorm.training.convert import to_function
-    from minnorm.training.network import ShallowReLU
     from minnorm.training.loop import train_population
+    from minnorm.training.network import ShallowReLU
 
     models = [ShallowReLU(s["model"]["width"], **_model_kwargs(s)) for s in specs]
     t = specs[0]["train"]  # shared by the population (only lr and weight decay vary)
@@ -422,10 +401,6 @@ class SweepInterrupted(KeyboardInterrupt):
         return self.summary.exit_code
 
 
-class SchedulerError(InputError, ConnectionError):
-    """The Dask scheduler given by ``scheduler=`` cannot be reached."""
-
-
 class _Signalled(BaseException):
     def __init__(self, signum):
         super().__init__(signum)
@@ -460,304 +435,6 @@ def _signals_raise():
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def format_rates(rates):
-    """One line per fitted group: ``slope [95% CI] C=.. (points)``, slope = -exponent."""
-    out = []
-    skip = {"x", "y", "exponent", "ci_low", "ci_high", "C", "n_points", "n_dropped", "n_groups", "r2"}
-    for _, r in rates.iterrows():
-        label = ", ".join(f"{k}={r[k]}" for k in rates.columns if k not in skip) or "all runs"
-        ci = (f" [{-r['ci_high']:+.3f}, {-r['ci_low']:+.3f}]" if np.isfinite(r["ci_low"]) else "")
-        out.append(f"  {label}: slope {-r['exponent']:+.3f}{ci}  C={r['C']:.3g}  ({int(r['n_points'])} points)")
-    return "\n".join(out)
-
-
-def rate_groups(df, x="width"):
-    """Columns that split a sweep's results into separate rate fits (the other varying axes)."""
-    cand = ["n", "weight_decay_rule", "init_ratio", "output_scale", "optimizer", "lr"]
-    if x == "n":
-        cand = ["width" if c == "n" else c for c in cand]
-    return [c for c in cand if c != x and c in df.columns and df[c].nunique(dropna=True) > 1]
-
-
-def compute_rates(df, metric, x="width"):
-    """Fitted rates of ``metric`` vs ``x`` for the ``ok`` runs, or None if ``x`` does not vary."""
-    from minnorm.comparison.rates import fit_rates
-
-    ok = df[(df["status"] == "ok")] if "status" in df else df
-    if metric not in ok.columns or x not in ok.columns or ok[x].nunique() < 2:
-        return None
-    vals = ok[metric].astype(float)
-    ok = ok[np.isfinite(vals) & (vals > 0)]  # exact zeros and NaN (not applicable) carry no rate
-    if ok[x].nunique() < 2:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return fit_rates(ok, x=x, y=metric, by=rate_groups(ok, x))
-
-
-def _worker_init():
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _die_with_parent(parent_pid):
-    """Make this worker end when the sweep's parent process ends, however it ends."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-        except (OSError, AttributeError):  # pragma: no cover - the watchdog below still works
-            pass
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(1)
-
-    def watch():  # portable fallback (macOS has no PDEATHSIG)
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="minnorm-parent-watchdog", daemon=True).start()
-
-
-def _worker_main(conn, parent_pid):
-    """Loop of a local worker process: receive ``(task_id, specs)``, send each row, then ``done``."""
-    _die_with_parent(parent_pid)
-    # Ctrl-C reaches the whole process group: the parent decides, and stops the workers itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for name in ("SIGTERM", "SIGHUP"):  # a forked child inherits the parent's Python handlers
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
-    _worker_init()
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg is None:
-            return
-        task_id, specs = msg
-        try:
-            run_population(specs, single_thread=True,
-                           on_row=lambda row, refs, t=task_id: conn.send(("row", t, row, refs)))
-            conn.send(("done", task_id))
-        except Exception as exc:  # noqa: BLE001 - reported to the parent, which records it
-            conn.send(("error", task_id, _error_text(exc)))
-
-
-def _exit_reason(code):
-    if code is not None and code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        hint = " (killed: out of memory?)" if -code == signal.SIGKILL else ""
-        return f"worker process died from {name}{hint}"
-    return f"worker process exited with status {code}"
-
-
-class _Worker:
-    def __init__(self, proc, conn):
-        self.proc, self.conn, self.task = proc, conn, None
-
-
-class _LocalPool:
-    """Local worker processes, one task each at a time.
-
-    Unlike :class:`concurrent.futures.ProcessPoolExecutor`, whose pool breaks as a whole when one
-    worker dies, the pool knows which task each worker runs: a dead worker costs its own task only
-    and is replaced, and each row comes back as soon as it is measured.
-    """
-
-    def __init__(self, n, handle):
-        import multiprocessing as mp
-
-        # fork on Linux: workers inherit the imported modules. A forked child must not enter a
-        # multi-threaded OpenMP region the parent's threads could have left locked, so each
-        # worker runs torch single-threaded (_worker_init) -- which it should anyway, one core each.
-        self._ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        if self._ctx.get_start_method() == "fork":
-            # Imported once here, so that each fork (and each replacement of a dead worker) starts at once.
-            import minnorm.comparison.metrics, minnorm.comparison.references  # noqa: F401
-            import minnorm.training.convert, minnorm.training.loop  # noqa: F401
-        self._handle = handle
-        self._workers = [self._spawn() for _ in range(n)]
-
-    def _spawn(self):
-        parent_conn, child_conn = self._ctx.Pipe()
-        proc = self._ctx.Process(target=_worker_main, args=(child_conn, os.getpid()), daemon=True,
-                                 name="minnorm-worker")
-        proc.start()
-        child_conn.close()  # so that the parent reads EOF when the worker dies
-        return _Worker(proc, parent_conn)
-
-    def free(self):
-        return sum(w.task is None for w in self._workers)
-
-    def submit(self, task_id, specs):
-        for i, w in enumerate(self._workers):
-            if w.task is not None:
-                continue
-            if not w.proc.is_alive():  # died while idle: replace it, charge nobody
-                w = self._workers[i] = self._spawn()
-            w.conn.send((task_id, specs))
-            w.task = task_id
-            return
-        raise RuntimeError("no idle worker")  # pragma: no cover - the caller checks free()
-
-    def poll(self, timeout):
-        from multiprocessing.connection import wait
-
-        ready = set(wait([w.conn for w in self._workers] + [w.proc.sentinel for w in self._workers], timeout))
-        for i, w in enumerate(self._workers):
-            dead = w.proc.sentinel in ready
-            if w.conn in ready:
-                try:
-                    while w.conn.poll():  # rows sent before a death are still good
-                        msg = w.conn.recv()
-                        if msg[0] in ("done", "error"):
-                            w.task = None
-                        self._handle(msg)
-                except (EOFError, OSError):
-                    dead = True
-            if dead or not w.proc.is_alive():
-                w.proc.join(5)
-                task, code = w.task, w.proc.exitcode
-                w.conn.close()
-                self._workers[i] = self._spawn()
-                if task is not None:
-                    self._handle(("died", task, _exit_reason(code)))
-
-    def close(self):
-        """Stop every worker now (running tasks are abandoned; what they committed stays)."""
-        for w in self._workers:
-            if w.proc.is_alive():
-                w.proc.terminate()
-        deadline = time.monotonic() + 3.0
-        for w in self._workers:
-            w.proc.join(max(0.0, deadline - time.monotonic()))
-            if w.proc.is_alive():
-                w.proc.kill()
-                w.proc.join(1.0)
-            w.conn.close()
-
-
-class _SerialBackend:
-    """Runs each task in this process when submitted (rows are handled as they are measured)."""
-
-    def __init__(self, handle):
-        self._handle = handle
-
-    def free(self):
-        return 1
-
-    def submit(self, task_id, specs):
-        try:
-            run_population(specs, single_thread=False,
-                           on_row=lambda row, refs: self._handle(("row", task_id, row, refs)))
-            self._handle(("done", task_id))
-        except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
-            self._handle(("error", task_id, _error_text(exc)))
-
-    def poll(self, timeout):
-        pass
-
-    def close(self):
-        pass
-
-
-class _ExecutorBackend:
-    """Any :class:`concurrent.futures.Executor` (Dask's included): whole populations come back."""
-
-    def __init__(self, executor, slots, handle, cleanup):
-        self._ex, self._slots, self._handle, self._cleanup = executor, slots, handle, cleanup
-        self._futures = {}
-
-    def free(self):
-        return self._slots - len(self._futures)
-
-    def submit(self, task_id, specs):
-        self._futures[self._ex.submit(run_population, specs, single_thread=True)] = task_id
-
-    def poll(self, timeout):
-        done, _ = cf.wait(list(self._futures), timeout=timeout, return_when=cf.FIRST_COMPLETED)
-        for fut in done:
-            task_id = self._futures.pop(fut)
-            try:
-                result = fut.result()
-            except Exception as exc:  # noqa: BLE001 - e.g. a Dask KilledWorker after its own retries
-                self._handle(("error", task_id, _error_text(exc)))
-                continue
-            for row in result["rows"]:
-                self._handle(("row", task_id, row, result["references"]))
-            self._handle(("done", task_id))
-
-    def close(self):
-        for fut in self._futures:
-            fut.cancel()
-        self._cleanup()
-
-
-def _scheduler_address(address):
-    """``(host, port)`` of a ``tcp://host:port`` or ``host:port`` address, else None."""
-    rest = address[len("tcp://"):] if address.startswith("tcp://") else address
-    if "://" in rest:
-        return None
-    host, sep, port = rest.rpartition(":")
-    if not sep or not port.isdigit():
-        return None
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def _dask_client(address, timeout=SCHEDULER_TIMEOUT):
-    """A ``distributed.Client`` on ``address``, or a :class:`SchedulerError` within ``timeout`` s."""
-    from distributed import Client
-
-    hp = _scheduler_address(address)
-    if hp is not None:
-        # A refused or unroutable port is known at once; distributed would retry it for 30 s.
-        try:
-            socket.create_connection(hp, timeout=min(3.0, timeout)).close()
-        except OSError as exc:
-            raise SchedulerError(f"scheduler {address!r}: cannot connect to {hp[0]}:{hp[1]} ({exc}); "
-                                 f"is a Dask scheduler running there?") from None
-    try:
-        return Client(address, timeout=timeout)
-    except (OSError, TimeoutError) as exc:
-        raise SchedulerError(f"scheduler {address!r}: no Dask scheduler answered within {timeout:g} s "
-                             f"({exc})") from None
-
-
-def _make_backend(workers, scheduler, serial, handle):
-    """The backend that executes tasks: serial, a local pool, or a concurrent.futures executor."""
-    if serial:
-        return _SerialBackend(handle)
-    if scheduler is None:
-        return _LocalPool(workers, handle)
-    if isinstance(scheduler, cf.Executor):
-        return _ExecutorBackend(scheduler, workers, handle, lambda: None)
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("scheduler=... needs dask.distributed: pip install 'minnorm[dask]'") from exc
-    if hasattr(scheduler, "get_executor"):  # a distributed.Client made by the caller
-        return _ExecutorBackend(scheduler.get_executor(pure=False), workers, handle, lambda: None)
-    if scheduler == "local-dask":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-
-        def cleanup():
-            client.close()
-            cluster.close()
-
-        return _ExecutorBackend(client.get_executor(pure=False), workers, handle, cleanup)
-    if not isinstance(scheduler, str):
-        raise ValueError(f"scheduler must be None, 'local-dask', an address or an Executor; got {scheduler!r}")
-    client = _dask_client(scheduler)
-    return _ExecutorBackend(client.get_executor(pure=False), workers, handle, client.close)
 
 
 def _tasks(pending, parallel, workers):
@@ -799,8 +476,9 @@ def run_sweep(config, out_dir=None, *, workers=None, scheduler=None, serial=Fals
         scheduler, the number of tasks kept in flight.
     scheduler : None, "local-dask", str or concurrent.futures.Executor
         Where to run: a local process pool (None), a local Dask cluster, a Dask scheduler
-        address (``"tcp://host:8786"``; unreachable: :class:`SchedulerError` within
-        :data:`SCHEDULER_TIMEOUT` s), or an executor you manage.
+        address (``"tcp://host:8786"``; unreachable:
+        :class:`~minnorm.comparison.sweeps.executors.SchedulerError` within
+        :data:`~minnorm.comparison.sweeps.executors.SCHEDULER_TIMEOUT` s), or an executor you manage.
     serial : bool
         Run in this process, one population after the other.
     progress : bool
@@ -936,7 +614,7 @@ def _execute(store, owner, name, pending, workers, scheduler, serial, progress, 
 
     backend = None
     try:
-        backend = _make_backend(workers, scheduler, serial, handle)
+        backend = make_backend(workers, scheduler, serial, handle, run_population, preload=_WORKER_MODULES)
         next_id = 0
         while queue or inflight:
             while queue and backend.free() > 0:

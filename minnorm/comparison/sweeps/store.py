@@ -93,6 +93,7 @@ _RUN_COLUMNS = ("key", "sweep", "population", "config", "coords", "metrics", "fu
                 "solver", "versions", "seed", "wall_time", "timestamp")
 _JSON_COLUMNS = {"config", "coords", "metrics", "function", "versions"}
 
+_FINISHED = f"SELECT key FROM runs WHERE status IN ({', '.join('?' * len(FINAL_STATUSES))})"
 # A finished row is never overwritten; a failed one is replaced by its retry.
 _UPSERT = (
     f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))}) "
@@ -284,8 +285,8 @@ class ResultStore:
         )
 
     def finished_keys(self):
-        q = f"SELECT key FROM runs WHERE status IN ({', '.join('?' * len(FINAL_STATUSES))})"
-        return {k for (k,) in self._con.execute(q, FINAL_STATUSES)}
+        """Keys of the finished (``ok`` or ``diverged``) runs."""
+        return {k for (k,) in self._con.execute(_FINISHED, FINAL_STATUSES)}
 
     def _live(self, owner, host, pid, heartbeat, now):
         if host == owner.host and not _pid_alive(pid):
@@ -360,8 +361,7 @@ def finished_keys(path) -> set:
         return set()
     with closing(_connect(p, readonly=True, allow_empty=True)) as con:
         try:
-            q = f"SELECT key FROM runs WHERE status IN ({', '.join('?' * len(FINAL_STATUSES))})"
-            return {k for (k,) in con.execute(q, FINAL_STATUSES)}
+            return {k for (k,) in con.execute(_FINISHED, FINAL_STATUSES)}
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):  # a store being created right now
                 return set()
