@@ -39,17 +39,18 @@ DEFAULT_FINAL_RATIO = 0.01
 def check_lr_schedule(schedule, final_ratio):
     """Validated (schedule, r); r = None takes the default (1 for constant, 0.01 otherwise)."""
     if schedule not in LR_SCHEDULES:
-        raise InputError(f"unknown lr_schedule {schedule!r}; expected one of {', '.join(map(repr, LR_SCHEDULES))}")
+        raise InputError(f"lr_schedule: expected one of {', '.join(map(repr, LR_SCHEDULES))}, got {schedule!r}")
     if final_ratio is None:
         return schedule, (1.0 if schedule == "constant" else DEFAULT_FINAL_RATIO)
     r = validate_real(final_ratio, "lr_final_ratio", finite=False)
     if not math.isfinite(r) or not 0.0 <= r <= 1.0:
-        raise InputError(f"lr_final_ratio must be in [0, 1]; got {final_ratio!r}")
+        raise InputError(f"lr_final_ratio: expected a value in [0, 1], got {final_ratio!r}")
     if schedule == "constant" and r != 1.0:
-        raise InputError(f"lr_final_ratio={final_ratio!r} needs a decaying lr_schedule ('cosine' or 'exponential'); "
-                         "with 'constant' it must be 1 or omitted")
+        raise InputError(f"lr_final_ratio: {final_ratio!r} needs lr_schedule 'cosine' or 'exponential' (the "
+                         "constant schedule has ratio 1: omit lr_final_ratio or set it to 1)")
     if schedule == "exponential" and r == 0.0:
-        raise InputError("lr_final_ratio must be > 0 for lr_schedule='exponential' (it is r**(t/steps))")
+        raise InputError(f"lr_final_ratio: expected a positive value for lr_schedule 'exponential' (it is "
+                         f"r**(t/steps)), got {final_ratio!r}")
     return schedule, r
 
 
