@@ -6,6 +6,8 @@ All in float64 on the CPU with small widths; every expected number is computed i
 
 import copy
 import math
+import subprocess
+import sys
 
 import cvxpy as cp
 import numpy as np
@@ -13,7 +15,7 @@ import pytest
 import torch
 
 import minnorm as mn
-from minnorm.training.loop import loss_and_grad
+from minnorm.training.objective import loss_and_grad
 from test_public_api import cost_from_evaluations  # R(f) of MATH A.2 from evaluations of f only
 
 X6 = np.array([-1.0, -0.6, -0.1, 0.3, 0.7, 1.0])
@@ -620,6 +622,14 @@ def _check_init_laws(m):
 def test_bad_input_raises_a_clear_value_error(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+# ------------------------------------------------------------------------------ layering
+def test_training_vocabulary_and_limit_map_do_not_import_torch():
+    """A sweep config is parsed against options/limits: that must stay light (no torch)."""
+    code = ("import minnorm.training.options, minnorm.training.limits, sys; "
+            "assert 'torch' not in sys.modules, 'options/limits imported torch'")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # ------------------------------------------------------------------------------ devices

@@ -1,7 +1,8 @@
 r"""Compiled CPU backend of the population trainer: the whole step loop in one numba kernel.
 
 It runs the SAME algorithm as the torch path (:func:`minnorm.training.population.loss_grad_kernel` and
-``minnorm.training.loop._run``), network by network, with the loop over steps inside compiled code:
+``minnorm.training.loop._run``, with :mod:`minnorm.training.objective` and
+:mod:`minnorm.training.optim`), network by network, with the loop over steps inside compiled code:
 
 - each unit is active on a contiguous range of the sorted data, ``[e, B)`` for ``w > 0`` and
   ``[0, e)`` otherwise; ``e`` is warm-started from the previous step and walked until the sign
@@ -32,9 +33,14 @@ import numpy as np
 import torch
 from numba import njit
 
+from minnorm.training.objective import _HISTORY_KEYS, _history
+from minnorm.training.optim import _adam_bias_correction
+from minnorm.training.options import lr_factor
+from minnorm.training.population import _NAMES
+
 __all__ = ["supports", "run_compiled"]
 
-#: stats columns, in the order of training._HISTORY_KEYS
+#: stats columns, in the order of objective._HISTORY_KEYS
 _N_STATS = 5
 _CODE_STEPS, _CODE_TOL, _CODE_DIVERGED = 0, 1, 2
 #: steps per kernel call (rounded up to whole log intervals): long enough that the call overhead
@@ -344,14 +350,12 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
 
 def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penalize_bias, penalize_affine,
                  train_first_layer, log_every, tol, betas, eps, lr_schedule, lr_final_ratio):
-    """``training._run`` on the compiled backend: the same list of ``(history, stop_reason, steps_done,
-    diverged_record)`` per network. Updates ``pop``'s packed parameters and writes them back."""
-    from minnorm.training.loop import _HISTORY_KEYS, TrainingDiverged
-    from minnorm.training.options import lr_factor
-
+    """``loop._run`` on the compiled backend: the same list of ``(history, stop_reason, steps_done,
+    divergence)`` per network (``divergence`` None or ``(loss, last_finite_loss)``). Updates ``pop``'s
+    packed parameters and writes them back."""
     K, M = pop.K, pop.M
     np_ = {nm: t.detach().numpy() for nm, t in pop.params().items()}  # views: updated in place
-    a, w, b, c, d = (np_[nm] for nm in ("a", "w", "b", "c", "d"))
+    a, w, b, c, d = (np_[nm] for nm in _NAMES)
     xs = np.ascontiguousarray(xs_sorted.numpy())
     ys = np.ascontiguousarray(ys_sorted.numpy())
     widths = np.array(pop.widths, dtype=np.int64)
@@ -369,8 +373,9 @@ def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penaliz
     b1, b2 = float(betas[0]), float(betas[1])
     adam = optimizer == "adam"
     n_bc = steps if adam else 0
-    bc1 = np.array([1 - b1 ** (t + 1) for t in range(n_bc)], dtype=np.float64)
-    sbc2 = np.array([math.sqrt(1 - b2 ** (t + 1)) for t in range(n_bc)], dtype=np.float64)
+    corrections = [_adam_bias_correction(b1, b2, t + 1) for t in range(n_bc)]
+    bc1 = np.array([bc[0] for bc in corrections], dtype=np.float64)
+    sbc2 = np.array([bc[1] for bc in corrections], dtype=np.float64)
     zeros = (lambda: np.zeros((K, M))) if adam else (lambda: np.zeros((1, 1)))
     ma, va, mw, vw, mb, vb = (zeros() for _ in range(6))
     mcd, vcd = (np.zeros((K, 2)) if adam else np.zeros((1, 2)) for _ in range(2))
@@ -398,15 +403,11 @@ def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penaliz
     pop.write_back()
     hist_steps = np.arange(0, steps, log_every, dtype=np.int64)
     reasons = {_CODE_STEPS: "steps", _CODE_TOL: "tol", _CODE_DIVERGED: "diverged"}
+    logged = {key: log_stats[:, :, i] for i, key in enumerate(_HISTORY_KEYS)}
     out = []
     for k in range(K):
-        keep = hist_steps < stop_step[k]
-        hist = {"step": np.append(hist_steps[keep], stop_step[k])}
-        for i, key in enumerate(_HISTORY_KEYS):
-            hist[key] = np.append(log_stats[keep, k, i], final_stats[k, i])
+        final = dict(zip(_HISTORY_KEYS, final_stats[k]))
         reason = reasons[int(stop_code[k])]
-        rec = None
-        if reason == "diverged":
-            rec = TrainingDiverged(int(stop_step[k]), float(final_stats[k, 0]), float(last_finite[k]), k, lr[k])
-        out.append((hist, reason, int(stop_step[k]), rec))
+        div = (float(final_stats[k, 0]), float(last_finite[k])) if reason == "diverged" else None
+        out.append((_history(hist_steps, logged, k, int(stop_step[k]), final), reason, int(stop_step[k]), div))
     return out

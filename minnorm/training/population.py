@@ -42,6 +42,9 @@ from minnorm.training.network import ShallowReLU
 
 __all__ = ["Population"]
 
+#: the packed parameters, in this order everywhere (``a, w, b`` [K, M]; ``c, d`` [K])
+_NAMES = ("a", "w", "b", "c", "d")
+
 
 class Population:
     """K :class:`~minnorm.ShallowReLU` networks packed into ``[K, M]`` tensors.
@@ -123,7 +126,7 @@ class Population:
             for k, mdl in enumerate(self.models):
                 m = mdl.width
                 src = overrides.get(k, {})
-                for name in ("a", "w", "b", "c", "d"):
+                for name in _NAMES:
                     target = getattr(mdl, name)
                     if target is None:
                         continue
@@ -133,7 +136,7 @@ class Population:
 
     def params(self):
         """The packed parameters as a dict name -> tensor (views, not copies)."""
-        return {"a": self.a, "w": self.w, "b": self.b, "c": self.c, "d": self.d}
+        return {name: getattr(self, name) for name in _NAMES}
 
     def forward(self, x):
         """All K functions at ``x`` (1-D), shape [K, n]; the dense formula (independent of the kernel)."""
@@ -169,7 +172,7 @@ def _check_distinct(models):
     """
     owner = {}
     for i, mdl in enumerate(models):
-        for name in ("a", "w", "b", "c", "d"):
+        for name in _NAMES:
             p = getattr(mdl, name)
             if p is None:
                 continue
@@ -189,6 +192,11 @@ def _share_message(i, j, name, other, same):
 
 
 # ------------------------------------------------------------------------------ kernel
+def _bc(v, ref):
+    """Broadcast a per-network [K] vector against a [K] (c, d) or [K, M] (a, w, b) tensor."""
+    return v if ref.ndim == 1 else v[:, None]
+
+
 def _boundaries(w, b, xs, e0=None):
     """Activity boundary e [K, M] of every unit on xs [K, B] (rows sorted).
 
