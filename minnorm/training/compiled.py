@@ -136,34 +136,47 @@ def _forward(xs, yk, ak, wk, bk, c, d, ek, idx, m, kap, work):
     return sq / B
 
 
+# The per-entry helpers take and return scalars only: an array argument costs a reference count
+# increment and decrement per call, which made the per-unit loops ~6x slower when tried.
 @njit(cache=True)
-def _gd_units(ak, wk, bk, idx, T1, T0, m, kap, wdk, lr_now, pen_b):
-    """The common step (GD, both layers, no statistics) as one loop without loop-carried
-    dependencies: the general loop's operations, in its order."""
-    for j in range(m):
-        i = idx[j]
-        S1 = T1[i]
-        S0 = T0[i]
-        aj = ak[j]
-        wj = wk[j]
-        bj = bk[j]
+def _unit_grad(aj, wj, bj, S1, S0, kap, wdk, train_first, pen_b):
+    """Unit j's objective gradient ``(g_a, g_w, g_b)`` from its active-range sums S1 (of g x) and
+    S0 (of g): the kernel's formulas plus the penalty, in the torch path's operation order
+    (``g_w = g_b = 0`` for a frozen first layer)."""
+    g_a = kap * (wj * S1 + bj * S0) + wdk * aj
+    g_w = 0.0
+    g_b = 0.0
+    if train_first:
         sa = kap * aj
+        g_w = sa * S1 + wdk * wj
         g_b = sa * S0
         if pen_b:
             g_b = g_b + wdk * bj
-        ak[j] = aj - lr_now * (kap * (wj * S1 + bj * S0) + wdk * aj)
-        wk[j] = wj - lr_now * (sa * S1 + wdk * wj)
+    return g_a, g_w, g_b
+
+
+@njit(cache=True)
+def _gd_units(ak, wk, bk, idx, T1, T0, m, kap, wdk, lr_now, pen_b):
+    """The common step (GD, both layers, no statistics): the general loop's operations without its
+    branches, as one loop without loop-carried dependencies (~20 % faster per step)."""
+    for j in range(m):
+        i = idx[j]
+        aj = ak[j]
+        wj = wk[j]
+        bj = bk[j]
+        g_a, g_w, g_b = _unit_grad(aj, wj, bj, T1[i], T0[i], kap, wdk, True, pen_b)
+        ak[j] = aj - lr_now * g_a
+        wk[j] = wj - lr_now * g_w
         bk[j] = bj - lr_now * g_b
 
 
 @njit(cache=True)
-def _adam(p, g, mom, vel, j, b1, om1, b2, om2, step_lr, s2, eps):
-    """torch.optim.Adam's single-tensor formula for one entry, operation by operation."""
-    mj = b1 * mom[j] + om1 * g
-    vj = b2 * vel[j] + om2 * g * g
-    mom[j] = mj
-    vel[j] = vj
-    return p - step_lr * mj / (math.sqrt(vj) / s2 + eps)
+def _adam(p, g, mj, vj, b1, om1, b2, om2, step_lr, s2, eps):
+    """torch.optim.Adam's single-tensor formula for one entry, operation by operation: the new
+    ``(p, m, v)`` from the old moments ``mj, vj``."""
+    mj = b1 * mj + om1 * g
+    vj = b2 * vj + om2 * g * g
+    return p - step_lr * mj / (math.sqrt(vj) / s2 + eps), mj, vj
 
 
 @njit(cache=True)
@@ -258,25 +271,14 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
             m_loop = 0
         for j in range(m_loop):
             i = idx[j]
-            S1 = T1[i]
-            S0 = T0[i]
             aj = ak[j]
             wj = wk[j]
             bj = bk[j]
-            g_a = kap * (wj * S1 + bj * S0) + wdk * aj
+            g_a, g_w, g_b = _unit_grad(aj, wj, bj, T1[i], T0[i], kap, wdk, train_first, pen_b)
             if log_now:  # the norm's serial sum is the loop's longest dependency chain: only when needed
                 gn += g_a * g_a
-            g_w = 0.0
-            g_b = 0.0
-            if train_first:
-                sa = kap * aj
-                g_w = sa * S1 + wdk * wj
-                g_b = sa * S0
-                if pen_b:
-                    g_b = g_b + wdk * bj
-                if log_now:
+                if train_first:
                     gn += g_w * g_w + g_b * g_b
-            if log_now:
                 pen += aj * aj
                 if train_first:
                     pen += wj * wj
@@ -287,10 +289,12 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
                     drift = v if drift == drift else drift
             if fused:
                 if adam:
-                    ak[j] = _adam(aj, g_a, mak, vak, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                    ak[j], mak[j], vak[j] = _adam(aj, g_a, mak[j], vak[j], beta1, om1, beta2, om2, step_lr, s2, eps)
                     if train_first:
-                        wk[j] = _adam(wj, g_w, mwk, vwk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
-                        bk[j] = _adam(bj, g_b, mbk, vbk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                        wk[j], mwk[j], vwk[j] = _adam(wj, g_w, mwk[j], vwk[j], beta1, om1, beta2, om2, step_lr, s2,
+                                                      eps)
+                        bk[j], mbk[j], vbk[j] = _adam(bj, g_b, mbk[j], vbk[j], beta1, om1, beta2, om2, step_lr, s2,
+                                                      eps)
                 else:
                     ak[j] = aj - lr_now * g_a
                     if train_first:
@@ -330,18 +334,21 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
         if not fused:
             for j in range(m):
                 if adam:
-                    ak[j] = _adam(ak[j], ga[j], mak, vak, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                    ak[j], mak[j], vak[j] = _adam(ak[j], ga[j], mak[j], vak[j], beta1, om1, beta2, om2, step_lr, s2,
+                                                  eps)
                     if train_first:
-                        wk[j] = _adam(wk[j], gw[j], mwk, vwk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
-                        bk[j] = _adam(bk[j], gb[j], mbk, vbk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                        wk[j], mwk[j], vwk[j] = _adam(wk[j], gw[j], mwk[j], vwk[j], beta1, om1, beta2, om2, step_lr,
+                                                      s2, eps)
+                        bk[j], mbk[j], vbk[j] = _adam(bk[j], gb[j], mbk[j], vbk[j], beta1, om1, beta2, om2, step_lr,
+                                                      s2, eps)
                 else:
                     ak[j] = ak[j] - lr_now * ga[j]
                     if train_first:
                         wk[j] = wk[j] - lr_now * gw[j]
                         bk[j] = bk[j] - lr_now * gb[j]
         if adam:
-            ck[0] = _adam(c_, g_c, mcdk, vcdk, 0, beta1, om1, beta2, om2, step_lr, s2, eps)
-            dk[0] = _adam(d_, g_d, mcdk, vcdk, 1, beta1, om1, beta2, om2, step_lr, s2, eps)
+            ck[0], mcdk[0], vcdk[0] = _adam(c_, g_c, mcdk[0], vcdk[0], beta1, om1, beta2, om2, step_lr, s2, eps)
+            dk[0], mcdk[1], vcdk[1] = _adam(d_, g_d, mcdk[1], vcdk[1], beta1, om1, beta2, om2, step_lr, s2, eps)
         else:
             ck[0] = c_ - lr_now * g_c
             dk[0] = d_ - lr_now * g_d

@@ -38,7 +38,7 @@ from solvers._validation import validate_int
 from solvers.errors import InputError
 from solvers.piecewise import PiecewiseLinear
 
-from minnorm.training.network import ShallowReLU
+from minnorm.training.network import ShallowReLU, _np
 
 __all__ = ["Population"]
 
@@ -149,18 +149,18 @@ class Population:
         """Exact :class:`solvers.PiecewiseLinear` of network ``k`` (see :func:`minnorm.to_function`)."""
         k = validate_int(k, "k", min_value=0, max_value=self.K - 1)
         m = self.widths[k]
-        kappa = float(self.scale[k])
-        a = self.a[k, :m].detach().cpu().double().numpy()
-        return PiecewiseLinear.from_network(
-            a * kappa if kappa != 1.0 else a,
-            self.w[k, :m].detach().cpu().double().numpy(),
-            self.b[k, :m].detach().cpu().double().numpy(),
-            float(self.c[k]) * float(self.has_c[k]),
-            float(self.d[k]) * float(self.has_d[k]),
-        )
+        return _function_of(self.a[k, :m], self.w[k, :m], self.b[k, :m], float(self.c[k]) * float(self.has_c[k]),
+                            float(self.d[k]) * float(self.has_d[k]), float(self.scale[k]))
 
     def __len__(self):
         return self.K
+
+
+def _function_of(a, w, b, c, d, kappa):
+    """Exact :class:`solvers.PiecewiseLinear` of one network's units (tensors a, w, b), skip slope c,
+    output bias d and output factor kappa (the one conversion behind :func:`minnorm.to_function`)."""
+    a = _np(a)
+    return PiecewiseLinear.from_network(a * kappa if kappa != 1.0 else a, _np(w), _np(b), c, d)
 
 
 def _check_distinct(models):
