@@ -20,7 +20,7 @@ from scipy import integrate
 import minnorm as mn
 import solvers
 from minnorm.comparison.sweeps.config import ConfigError, parse_config
-from minnorm.training.loop import limit_reference
+from minnorm.training.limits import limit_reference
 from solvers import InputError
 from solvers.spline.laws import LAW_DEFAULTS, kink_density
 

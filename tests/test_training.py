@@ -6,13 +6,15 @@ All in float64 on the CPU with small widths; every expected number is computed i
 
 import copy
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
 import minnorm as mn
-from minnorm.training.loop import loss_and_grad
+from minnorm.training.objective import loss_and_grad
 
 from _oracles import cost_from_evaluations, data_knot_regression, grid_regression  # independent of minnorm
 
@@ -600,6 +602,14 @@ def _check_init_laws(m):
 def test_bad_input_raises_a_clear_value_error(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+# ------------------------------------------------------------------------------ layering
+def test_training_vocabulary_and_limit_map_do_not_import_torch():
+    """A sweep config is parsed against options/limits: that must stay light (no torch)."""
+    code = ("import minnorm.training.options, minnorm.training.limits, sys; "
+            "assert 'torch' not in sys.modules, 'options/limits imported torch'")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # ------------------------------------------------------------------------------ devices

@@ -13,7 +13,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "TrainingDiverged": "minnorm.training.loop",
     "train": "minnorm.training.loop",
     "train_population": "minnorm.training.loop",
-    "loss_and_grad": "minnorm.training.loop",
+    "loss_and_grad": "minnorm.training.objective",
     "lr_sequence": "minnorm.training.options",
     "limit_reference": "minnorm.training.limits",
     "solver_lam": "minnorm.training.limits",

@@ -1,7 +1,8 @@
 r"""Compiled CPU backend of the population trainer: the whole step loop in one numba kernel.
 
 It runs the SAME algorithm as the torch path (:func:`minnorm.training.population.loss_grad_kernel` and
-``minnorm.training.loop._run``), network by network, with the loop over steps inside compiled code:
+``minnorm.training.loop._run``, with :mod:`minnorm.training.objective` and
+:mod:`minnorm.training.optim`), network by network, with the loop over steps inside compiled code:
 
 - each unit is active on a contiguous range of the sorted data, ``[e, B)`` for ``w > 0`` and
   ``[0, e)`` otherwise; ``e`` is warm-started from the previous step and walked until the sign
@@ -32,9 +33,14 @@ import numpy as np
 import torch
 from numba import njit
 
+from minnorm.training.objective import _HISTORY_KEYS, _history
+from minnorm.training.optim import _adam_bias_correction
+from minnorm.training.options import lr_factor
+from minnorm.training.population import _NAMES
+
 __all__ = ["supports", "run_compiled"]
 
-#: stats columns, in the order of training._HISTORY_KEYS
+#: stats columns, in the order of objective._HISTORY_KEYS
 _N_STATS = 5
 _CODE_STEPS, _CODE_TOL, _CODE_DIVERGED = 0, 1, 2
 #: steps per kernel call (rounded up to whole log intervals): long enough that the call overhead
@@ -130,34 +136,47 @@ def _forward(xs, yk, ak, wk, bk, c, d, ek, idx, m, kap, work):
     return sq / B
 
 
+# The per-entry helpers take and return scalars only: an array argument costs a reference count
+# increment and decrement per call, which made the per-unit loops ~6x slower when tried.
 @njit(cache=True)
-def _gd_units(ak, wk, bk, idx, T1, T0, m, kap, wdk, lr_now, pen_b):
-    """The common step (GD, both layers, no statistics) as one loop without loop-carried
-    dependencies: the general loop's operations, in its order."""
-    for j in range(m):
-        i = idx[j]
-        S1 = T1[i]
-        S0 = T0[i]
-        aj = ak[j]
-        wj = wk[j]
-        bj = bk[j]
+def _unit_grad(aj, wj, bj, S1, S0, kap, wdk, train_first, pen_b):
+    """Unit j's objective gradient ``(g_a, g_w, g_b)`` from its active-range sums S1 (of g x) and
+    S0 (of g): the kernel's formulas plus the penalty, in the torch path's operation order
+    (``g_w = g_b = 0`` for a frozen first layer)."""
+    g_a = kap * (wj * S1 + bj * S0) + wdk * aj
+    g_w = 0.0
+    g_b = 0.0
+    if train_first:
         sa = kap * aj
+        g_w = sa * S1 + wdk * wj
         g_b = sa * S0
         if pen_b:
             g_b = g_b + wdk * bj
-        ak[j] = aj - lr_now * (kap * (wj * S1 + bj * S0) + wdk * aj)
-        wk[j] = wj - lr_now * (sa * S1 + wdk * wj)
+    return g_a, g_w, g_b
+
+
+@njit(cache=True)
+def _gd_units(ak, wk, bk, idx, T1, T0, m, kap, wdk, lr_now, pen_b):
+    """The common step (GD, both layers, no statistics): the general loop's operations without its
+    branches, as one loop without loop-carried dependencies (10-20 % faster per GD step, measured)."""
+    for j in range(m):
+        i = idx[j]
+        aj = ak[j]
+        wj = wk[j]
+        bj = bk[j]
+        g_a, g_w, g_b = _unit_grad(aj, wj, bj, T1[i], T0[i], kap, wdk, True, pen_b)
+        ak[j] = aj - lr_now * g_a
+        wk[j] = wj - lr_now * g_w
         bk[j] = bj - lr_now * g_b
 
 
 @njit(cache=True)
-def _adam(p, g, mom, vel, j, b1, om1, b2, om2, step_lr, s2, eps):
-    """torch.optim.Adam's single-tensor formula for one entry, operation by operation."""
-    mj = b1 * mom[j] + om1 * g
-    vj = b2 * vel[j] + om2 * g * g
-    mom[j] = mj
-    vel[j] = vj
-    return p - step_lr * mj / (math.sqrt(vj) / s2 + eps)
+def _adam(p, g, mj, vj, b1, om1, b2, om2, step_lr, s2, eps):
+    """torch.optim.Adam's single-tensor formula for one entry, operation by operation: the new
+    ``(p, m, v)`` from the old moments ``mj, vj``."""
+    mj = b1 * mj + om1 * g
+    vj = b2 * vj + om2 * g * g
+    return p - step_lr * mj / (math.sqrt(vj) / s2 + eps), mj, vj
 
 
 @njit(cache=True)
@@ -252,25 +271,14 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
             m_loop = 0
         for j in range(m_loop):
             i = idx[j]
-            S1 = T1[i]
-            S0 = T0[i]
             aj = ak[j]
             wj = wk[j]
             bj = bk[j]
-            g_a = kap * (wj * S1 + bj * S0) + wdk * aj
+            g_a, g_w, g_b = _unit_grad(aj, wj, bj, T1[i], T0[i], kap, wdk, train_first, pen_b)
             if log_now:  # the norm's serial sum is the loop's longest dependency chain: only when needed
                 gn += g_a * g_a
-            g_w = 0.0
-            g_b = 0.0
-            if train_first:
-                sa = kap * aj
-                g_w = sa * S1 + wdk * wj
-                g_b = sa * S0
-                if pen_b:
-                    g_b = g_b + wdk * bj
-                if log_now:
+                if train_first:
                     gn += g_w * g_w + g_b * g_b
-            if log_now:
                 pen += aj * aj
                 if train_first:
                     pen += wj * wj
@@ -281,10 +289,12 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
                     drift = v if drift == drift else drift
             if fused:
                 if adam:
-                    ak[j] = _adam(aj, g_a, mak, vak, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                    ak[j], mak[j], vak[j] = _adam(aj, g_a, mak[j], vak[j], beta1, om1, beta2, om2, step_lr, s2, eps)
                     if train_first:
-                        wk[j] = _adam(wj, g_w, mwk, vwk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
-                        bk[j] = _adam(bj, g_b, mbk, vbk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                        wk[j], mwk[j], vwk[j] = _adam(wj, g_w, mwk[j], vwk[j], beta1, om1, beta2, om2, step_lr, s2,
+                                                      eps)
+                        bk[j], mbk[j], vbk[j] = _adam(bj, g_b, mbk[j], vbk[j], beta1, om1, beta2, om2, step_lr, s2,
+                                                      eps)
                 else:
                     ak[j] = aj - lr_now * g_a
                     if train_first:
@@ -324,18 +334,21 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
         if not fused:
             for j in range(m):
                 if adam:
-                    ak[j] = _adam(ak[j], ga[j], mak, vak, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                    ak[j], mak[j], vak[j] = _adam(ak[j], ga[j], mak[j], vak[j], beta1, om1, beta2, om2, step_lr, s2,
+                                                  eps)
                     if train_first:
-                        wk[j] = _adam(wk[j], gw[j], mwk, vwk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
-                        bk[j] = _adam(bk[j], gb[j], mbk, vbk, j, beta1, om1, beta2, om2, step_lr, s2, eps)
+                        wk[j], mwk[j], vwk[j] = _adam(wk[j], gw[j], mwk[j], vwk[j], beta1, om1, beta2, om2, step_lr,
+                                                      s2, eps)
+                        bk[j], mbk[j], vbk[j] = _adam(bk[j], gb[j], mbk[j], vbk[j], beta1, om1, beta2, om2, step_lr,
+                                                      s2, eps)
                 else:
                     ak[j] = ak[j] - lr_now * ga[j]
                     if train_first:
                         wk[j] = wk[j] - lr_now * gw[j]
                         bk[j] = bk[j] - lr_now * gb[j]
         if adam:
-            ck[0] = _adam(c_, g_c, mcdk, vcdk, 0, beta1, om1, beta2, om2, step_lr, s2, eps)
-            dk[0] = _adam(d_, g_d, mcdk, vcdk, 1, beta1, om1, beta2, om2, step_lr, s2, eps)
+            ck[0], mcdk[0], vcdk[0] = _adam(c_, g_c, mcdk[0], vcdk[0], beta1, om1, beta2, om2, step_lr, s2, eps)
+            dk[0], mcdk[1], vcdk[1] = _adam(d_, g_d, mcdk[1], vcdk[1], beta1, om1, beta2, om2, step_lr, s2, eps)
         else:
             ck[0] = c_ - lr_now * g_c
             dk[0] = d_ - lr_now * g_d
@@ -344,14 +357,12 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
 
 def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penalize_bias, penalize_affine,
                  train_first_layer, log_every, tol, betas, eps, lr_schedule, lr_final_ratio):
-    """``training._run`` on the compiled backend: the same list of ``(history, stop_reason, steps_done,
-    diverged_record)`` per network. Updates ``pop``'s packed parameters and writes them back."""
-    from minnorm.training.loop import _HISTORY_KEYS, TrainingDiverged
-    from minnorm.training.options import lr_factor
-
+    """``loop._run`` on the compiled backend: the same list of ``(history, stop_reason, steps_done,
+    divergence)`` per network (``divergence`` None or ``(loss, last_finite_loss)``). Updates ``pop``'s
+    packed parameters and writes them back."""
     K, M = pop.K, pop.M
     np_ = {nm: t.detach().numpy() for nm, t in pop.params().items()}  # views: updated in place
-    a, w, b, c, d = (np_[nm] for nm in ("a", "w", "b", "c", "d"))
+    a, w, b, c, d = (np_[nm] for nm in _NAMES)
     xs = np.ascontiguousarray(xs_sorted.numpy())
     ys = np.ascontiguousarray(ys_sorted.numpy())
     widths = np.array(pop.widths, dtype=np.int64)
@@ -369,8 +380,9 @@ def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penaliz
     b1, b2 = float(betas[0]), float(betas[1])
     adam = optimizer == "adam"
     n_bc = steps if adam else 0
-    bc1 = np.array([1 - b1 ** (t + 1) for t in range(n_bc)], dtype=np.float64)
-    sbc2 = np.array([math.sqrt(1 - b2 ** (t + 1)) for t in range(n_bc)], dtype=np.float64)
+    corrections = [_adam_bias_correction(b1, b2, t + 1) for t in range(n_bc)]
+    bc1 = np.array([bc[0] for bc in corrections], dtype=np.float64)
+    sbc2 = np.array([bc[1] for bc in corrections], dtype=np.float64)
     zeros = (lambda: np.zeros((K, M))) if adam else (lambda: np.zeros((1, 1)))
     ma, va, mw, vw, mb, vb = (zeros() for _ in range(6))
     mcd, vcd = (np.zeros((K, 2)) if adam else np.zeros((1, 2)) for _ in range(2))
@@ -398,15 +410,11 @@ def run_compiled(pop, xs_sorted, ys_sorted, *, steps, lr, wd, optimizer, penaliz
     pop.write_back()
     hist_steps = np.arange(0, steps, log_every, dtype=np.int64)
     reasons = {_CODE_STEPS: "steps", _CODE_TOL: "tol", _CODE_DIVERGED: "diverged"}
+    logged = {key: log_stats[:, :, i] for i, key in enumerate(_HISTORY_KEYS)}
     out = []
     for k in range(K):
-        keep = hist_steps < stop_step[k]
-        hist = {"step": np.append(hist_steps[keep], stop_step[k])}
-        for i, key in enumerate(_HISTORY_KEYS):
-            hist[key] = np.append(log_stats[keep, k, i], final_stats[k, i])
+        final = dict(zip(_HISTORY_KEYS, final_stats[k]))
         reason = reasons[int(stop_code[k])]
-        rec = None
-        if reason == "diverged":
-            rec = TrainingDiverged(int(stop_step[k]), float(final_stats[k, 0]), float(last_finite[k]), k, lr[k])
-        out.append((hist, reason, int(stop_step[k]), rec))
+        div = (float(final_stats[k, 0]), float(last_finite[k])) if reason == "diverged" else None
+        out.append((_history(hist_steps, logged, k, int(stop_step[k]), final), reason, int(stop_step[k]), div))
     return out

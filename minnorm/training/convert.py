@@ -9,9 +9,9 @@ import torch
 
 from solvers._validation import validate_bool
 from solvers.errors import InputError
-from solvers.piecewise import PiecewiseLinear
 
-from minnorm.training.network import ShallowReLU
+from minnorm.training.network import ShallowReLU, _np
+from minnorm.training.population import Population, _function_of
 
 __all__ = ["to_function", "rebalance", "parameter_cost"]
 
@@ -21,10 +21,6 @@ def _as_model(obj):
     if not isinstance(model, ShallowReLU):
         raise InputError(f"expected a ShallowReLU or a TrainResult; got {type(obj).__name__}")
     return model
-
-
-def _np(p):
-    return p.detach().cpu().double().numpy()
 
 
 def to_function(model, k=None):
@@ -42,8 +38,6 @@ def to_function(model, k=None):
     k : int, optional
         Network index when ``model`` is a :class:`~minnorm.Population`.
     """
-    from minnorm.training.population import Population
-
     if isinstance(model, Population):
         if k is None:
             raise InputError("k (the network index) is required for a Population")
@@ -52,12 +46,9 @@ def to_function(model, k=None):
         raise InputError(f"k (a network index) applies only to a Population; got k={k!r} with a "
                          f"{type(model).__name__}")
     model = _as_model(model)
-    a = _np(model.a)
-    if model.scale != 1.0:
-        a = a * model.scale
     c = 0.0 if model.c is None else float(model.c.detach())
     d = 0.0 if model.d is None else float(model.d.detach())
-    return PiecewiseLinear.from_network(a, _np(model.w), _np(model.b), c, d)
+    return _function_of(model.a, model.w, model.b, c, d, model.scale)
 
 
 def parameter_cost(model, penalize_bias):

@@ -1,75 +1,13 @@
-r"""Training shallow ReLU networks on an explicit objective, one network or a population at once.
+r"""Training shallow ReLU networks, one network (:func:`train`) or a population at once
+(:func:`train_population`): argument checks, data preparation, backend selection and the torch
+step loop; the outcome is a :class:`TrainResult` per network.
 
-The objective (one definition for the whole training layer)
-------------------------------------------------------------
-
-.. math::
-
-    \mathcal L(\theta) \;=\; \frac1n\sum_{i=1}^n \big(f_\theta(x_i)-y_i\big)^2
-    \;+\; \frac{\lambda_{wd}}{2}\,\|\theta_{pen}\|^2 ,
-
-with :math:`\lambda_{wd}` = ``weight_decay`` and :math:`\theta_{pen}` = the *trained* parameters
-among :math:`\{a, w\}`, plus the hidden biases :math:`b` when ``penalize_bias=True``, plus the skip
-slope :math:`c` and output bias :math:`d` when ``penalize_affine=True``. (A frozen first layer is a
-constant and is not part of the penalty.) The penalty is explicit in the gradient,
-:math:`\nabla\mathcal L = \nabla \mathrm{MSE} + \lambda_{wd}\theta_{pen}` — L2 regularisation, not
-decoupled (AdamW) weight decay, also for Adam.
-
-Map to the solver layer (MATH A.2)
-----------------------------------
-The solver layer minimises :math:`\sum_i(f(x_i)-y_i)^2 + \mathrm{lam}\cdot R(f)` with
-:math:`R(f)=\inf\{\tfrac12\|\theta_{pen}\|^2 : f_\theta=f\}`. Multiplying
-:math:`\mathcal L` by n:
-
-- standard parametrisation: ``lam = n * weight_decay``;
-- mean-field (:math:`f=\frac1m\sum a_i\sigma(\cdot)`): writing :math:`\tilde a=a/m`, the balanced
-  cost is :math:`\sum|a_i|\|(w_i,b_i)\| = m\sum|\tilde a_i|\|(w_i,b_i)\|`, so a function costs
-  :math:`m R(f)` and ``lam = n * m * weight_decay``.
-
-The same factor holds for all four variants (:func:`variant_for`): ``"skip"`` (skip term, biases
-unpenalised), ``"no-skip"``, ``"bias"`` (skip term, biases penalised, B–F), ``"bias-no-skip"``.
-Equality of the minima needs width >= the number of kinks of a minimiser (>= n-2 for
-skip/bias, <= 2n for the no-skip variants; MATH A.2). V1/V2 do not care about an output bias;
-V3/V4 assume a free (unpenalised) output bias ``d``. ``penalize_affine=True`` gives none of the
-four variants (it is what torch's default ``weight_decay`` does, together with
-``penalize_bias=True``).
-
-Update rules (:math:`\eta` = ``lr``, T = ``noise_temperature``, :math:`\xi\sim N(0,I)`)
--------------------------------------------------------------------------------------------
-- ``"gd"`` (full batch) and ``"sgd"`` (minibatches of ``batch_size``, a fresh permutation of the
-  data each epoch, the last batch possibly smaller; the MSE of a batch is its own mean):
-  :math:`\theta\leftarrow\theta-\eta\nabla\mathcal L+\sqrt{2\eta T}\,\xi` (Langevin noise on all
-  trained parameters when T > 0; MATH E).
-- ``"adam"``: torch's Adam formula on :math:`\nabla\mathcal L` (``betas``, ``eps``), then the same
-  noise term if T > 0 (then it is not a Langevin sampler).
-
-Learning-rate schedules (``lr_schedule``, ``lr_final_ratio`` = r)
--------------------------------------------------------------------
-The update at step t = 0, 1, ..., ``steps``-1 uses :math:`\eta_t=\eta\,s(t/\mathrm{steps})` in place
-of :math:`\eta` (in every rule above, the Langevin term included: :math:`\sqrt{2\eta_t T}\,\xi`):
-
-- ``"constant"``: :math:`s\equiv1` (the default; r must then be 1 or omitted);
-- ``"cosine"``: :math:`s(u)=r+(1-r)\,\tfrac12(1+\cos\pi u)`, torch's ``CosineAnnealingLR`` with
-  ``T_max=steps``, ``eta_min=r*lr`` (r in [0, 1]);
-- ``"exponential"``: :math:`s(u)=r^{u}`, torch's ``ExponentialLR`` with ``gamma=r**(1/steps)``
-  (r in (0, 1]).
-
-r defaults to 0.01 for the two decaying schedules: the last steps run at ~1/100 of the peak
-lr, which lowers the noise floor of a constant-lr Adam (or SGD) run (its iterates keep
-oscillating at a distance that shrinks with lr, not with steps) without slowing the early
-phase. Example: weight-decay ERM in the PPW study (minnorm.studies.ppw) reaches relative
-objective gaps <= 7e-3 with Adam and cosine decay, but stalls at up to 0.5 with Adam at the
-same constant peak lr. The schedule depends on the step only (shared by all networks of a
-population; ``lr`` scales it per network), so :func:`train_population` is still exactly
-:func:`train` network by network; a network stopped by ``tol`` or divergence simply stops
-using it. :func:`lr_sequence` returns the η_t of a run.
-
-Mean-field with the conventions of Shevchenko et al. (per particle
-:math:`\theta\leftarrow\theta-\eta(m\nabla\hat L+\lambda\theta)+\sqrt{2\eta/\beta}\,\xi`, :math:`\hat L`
-the MSE): ``lr = m*eta``, ``weight_decay = lambda/m``, ``noise_temperature = 1/(m*beta)``;
-then ``lam = n*lambda``.
+What is minimised is stated once in :mod:`minnorm.training.objective` (with its map to the solver
+layer's ``lam``; :mod:`minnorm.training.limits` names the limit problem), how each step moves the
+parameters in :mod:`minnorm.training.optim` (GD, SGD, Adam, Langevin noise, lr schedules). Two
+backends run the same iterates up to rounding: :func:`_run` here (torch, every option and device)
+and the numba kernel of :mod:`minnorm.training.compiled` (CPU float64 full-batch GD/Adam).
 """
-
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -77,25 +15,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from solvers._validation import (as_real_array, validate_bool, validate_choice, validate_int, validate_positive,
-                                 validate_real, validate_seed)
+from solvers._validation import validate_bool, validate_choice, validate_int, validate_positive, validate_seed
 from solvers.errors import InputError
 
 from minnorm.training.limits import _variant_of, limit_reference, solver_lam
 from minnorm.training.network import ShallowReLU
+from minnorm.training.objective import (_HISTORY_KEYS, _balance, _full_stats, _Groups, _grad_norm, _history,
+                                        _loss_only, _objective_grad, _prepare_data, _stats)
+from minnorm.training.optim import _add_noise, _check_betas, _update
 from minnorm.training.options import BACKENDS, OPTIMIZERS, check_lr_schedule, lr_factor
-from minnorm.training.population import Population, loss_grad_kernel
+from minnorm.training.population import Population
 
-__all__ = [
-    "TrainResult",
-    "TrainingDiverged",
-    "train",
-    "train_population",
-    "loss_and_grad",
-]
-
-_NAMES = ("a", "w", "b", "c", "d")
-_HISTORY_KEYS = ("loss", "penalty", "objective", "grad_norm", "balance_drift")
+__all__ = ["TrainResult", "TrainingDiverged", "train", "train_population"]
 
 
 class TrainingDiverged(ArithmeticError):
@@ -208,120 +139,14 @@ def _per_network(value, K, name, *, allow_zero=True, seed=False):
     return [validate_positive(v, label(k), allow_zero=allow_zero) for k, v in enumerate(vals)]
 
 
-def _data_tensor(a, name, dtype, device):
-    """``a`` as a tensor of the model's dtype on its device, with no autograd history.
-
-    A tensor is detached (so training never builds a graph through the data, nor changes it:
-    sorting copies); anything else goes through :func:`solvers._validation.as_real_array`, which
-    refuses complex, masked, string and bool data.
-    """
-    if isinstance(a, torch.Tensor):
-        if a.is_complex() or a.dtype == torch.bool:
-            raise InputError(f"{name} must be real numbers; got a tensor of dtype {a.dtype}")
-        t = a.detach()
-    else:
-        t = torch.from_numpy(as_real_array(a, name))
-    return t.to(device=device, dtype=dtype)
-
-
-def _prepare_data(x, y, K, dtype, device):
-    """Sorted x [n] and y [K, n] on the model's device; also the permutation used."""
-    xt = _data_tensor(x, "x", dtype, device)
-    yt = _data_tensor(y, "y", dtype, device)
-    if xt.ndim == 2 and xt.shape[1] == 1:
-        xt = xt[:, 0]
-    if yt.ndim == 2 and yt.shape[1] == 1 and yt.shape[0] != K:
-        yt = yt[:, 0]
-    if xt.ndim != 1:
-        raise InputError(f"x must be 1-D (or of shape (n, 1)); got shape {tuple(xt.shape)}")
-    n = xt.shape[0]
-    if n < 1:
-        raise InputError("x must contain at least one point")
-    if yt.ndim == 1:
-        if yt.shape[0] != n:
-            raise InputError(f"x and y must have the same length; got len(x)={n}, len(y)={yt.shape[0]}")
-        yt = yt.expand(K, n)
-    elif yt.ndim != 2 or yt.shape != (K, n):
-        raise InputError(f"y must have shape (n,) or (K, n) = ({K}, {n}); got {tuple(yt.shape)}")
-    if not bool(torch.isfinite(xt).all()):
-        raise InputError("x must be finite (found NaN or inf)")
-    if not bool(torch.isfinite(yt).all()):
-        raise InputError("y must be finite (found NaN or inf)")
-    order = torch.argsort(xt, stable=True)
-    return xt[order].contiguous(), yt[:, order].contiguous(), order
-
-
-def _check_betas(betas):
-    try:
-        pair = [validate_real(bb, "betas") for bb in betas]
-    except TypeError:  # not iterable
-        pair = None
-    if pair is None or len(pair) != 2 or not all(0.0 <= bb < 1.0 for bb in pair):
-        raise InputError(f"betas must be two numbers in [0, 1); got {betas!r}")
-    return pair[0], pair[1]
-
-
 # ------------------------------------------------------------------------------ engine
-class _Groups:
-    """Which packed parameters are trained and penalised, as broadcastable float masks."""
-
-    def __init__(self, pop, train_first_layer, penalize_bias, penalize_affine):
-        self.trained = {"a": pop.mask, "c": pop.has_c, "d": pop.has_d}
-        if train_first_layer:
-            self.trained["w"] = pop.mask
-            self.trained["b"] = pop.mask
-        self.penalized = {"a"}
-        if train_first_layer:
-            self.penalized.add("w")
-            if penalize_bias:
-                self.penalized.add("b")
-        if penalize_affine:
-            self.penalized.update({"c", "d"})
-
-
-def _bc(v, ref):
-    """Broadcast a per-network [K] vector against a [K] or [K, M] tensor."""
-    return v if ref.ndim == 1 else v[:, None]
-
-
-def _objective_grad(P, pop, groups, wd, xs, ys, e0=None):
-    loss, g, e = loss_grad_kernel(P["a"], P["w"], P["b"], P["c"], P["d"], pop.kernel_scale, xs, ys,
-                                  first_layer="w" in groups.trained, e0=e0)
-    G = {}
-    for name, mask in groups.trained.items():
-        gr = g[name]
-        if name in groups.penalized:
-            gr = gr + _bc(wd, P[name]) * P[name]
-        # Absent c/d are masked. Padded units need no [K, M] mask: with a = w = b = 0 their
-        # gradient is exactly 0 (kernel and penalty), so they stay 0 by induction.
-        G[name] = gr * mask if gr.ndim == 1 else gr
-    return loss, G, e
-
-
-def _penalty(P, groups, wd):
-    tot = 0.0
-    for name in groups.penalized:
-        if name in groups.trained:
-            sq = (P[name] * groups.trained[name]) ** 2
-            tot = tot + (sq.sum(1) if sq.ndim == 2 else sq)
-    return 0.5 * wd * tot
-
-
-def _grad_norm(G):
-    tot = 0.0
-    for gr in G.values():
-        sq = gr * gr
-        tot = tot + (sq.sum(1) if sq.ndim == 2 else sq)
-    return torch.sqrt(tot)
-
-
-def _balance(P):
-    return P["a"] ** 2 - P["w"] ** 2 - P["b"] ** 2
-
-
 def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimizer, batch_size, penalize_bias,
          penalize_affine, train_first_layer, log_every, tol, betas, eps, lr_schedule="constant", lr_final_ratio=1.0):
-    """The one training loop behind :func:`train` and :func:`train_population`."""
+    """The torch training loop behind :func:`train` and :func:`train_population`.
+
+    Returns, per network, ``(history, stop_reason, steps_done, divergence)``, ``divergence`` None
+    or ``(loss, last_finite_loss)`` (as :func:`minnorm.training.compiled.run_compiled` does).
+    """
     K, dev, dt = pop.K, pop.device, pop.dtype
     n = xs_sorted.shape[0]
     full_batch = batch_size is None or batch_size >= n
@@ -345,7 +170,7 @@ def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimi
     last_finite = torch.full((K,), float("nan"), dtype=dt, device=dev)
     stop_step = [steps] * K
     stop_reason = ["steps"] * K
-    records = [None] * K
+    divergence = [None] * K
     diverged_rows = {}
     finals = [None] * K
     rows = []  # (step, {key: tensor [K]})
@@ -356,15 +181,8 @@ def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimi
     perm_pos = None
 
     def stats(loss_batch, G):
-        if full_batch:
-            loss = loss_batch
-        else:
-            f, _ = _loss_only(P, pop, x_full)
-            loss = ((f - ys_sorted) ** 2).mean(1)
-        pen = _penalty(P, groups, wd_t)
-        drift = ((_balance(P) - balance0).abs() * pop.mask).amax(1)
-        return {"loss": loss, "penalty": pen, "objective": loss + pen, "grad_norm": _grad_norm(G),
-                "balance_drift": drift}
+        loss = loss_batch if full_batch else _loss_only(P, pop, x_full, ys_sorted)
+        return _stats(P, pop, groups, wd_t, loss, G, balance0)
 
     def snapshot(st, k):
         return {key: float(v[k]) for key, v in st.items()}
@@ -397,7 +215,7 @@ def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimi
                 finals[k] = snapshot(st, k)
                 if bool(bad[k]):
                     stop_reason[k] = "diverged"
-                    records[k] = TrainingDiverged(t, float(loss_b[k]), float(last_finite[k]), k, lr[k])
+                    divergence[k] = (float(loss_b[k]), float(last_finite[k]))
                     # Keep its parameters for the module, then zero its rows: a frozen network
                     # is still computed with the others, and must not feed them NaNs.
                     diverged_rows[k] = {nm: P[nm][k].clone() for nm in P}
@@ -434,76 +252,8 @@ def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimi
     hist_steps = np.array([r[0] for r in rows], dtype=np.int64)
     stacked = {key: torch.stack([r[1][key] for r in rows]).cpu().numpy() if rows else np.zeros((0, K))
                for key in _HISTORY_KEYS}
-    out = []
-    for k in range(K):
-        keep = hist_steps < stop_step[k]
-        hist = {"step": np.append(hist_steps[keep], stop_step[k])}
-        for key in _HISTORY_KEYS:
-            hist[key] = np.append(stacked[key][keep, k], finals[k][key])
-        out.append((hist, stop_reason[k], stop_step[k], records[k]))
-    return out
-
-
-def _full_stats(P, pop, groups, wd, x_full, ys, balance0):
-    loss, G, _ = _objective_grad(P, pop, groups, wd, x_full, ys)
-    pen = _penalty(P, groups, wd)
-    drift = ((_balance(P) - balance0).abs() * pop.mask).amax(1)
-    return {"loss": loss, "penalty": pen, "objective": loss + pen, "grad_norm": _grad_norm(G),
-            "balance_drift": drift}
-
-
-def _loss_only(P, pop, xs):
-    from minnorm.training.population import _predict
-
-    return _predict(P["a"], P["w"], P["b"], P["c"], P["d"], pop.kernel_scale, xs)
-
-
-def _update(P, G, groups, active, lr, adam, t, betas, eps):
-    """One optimizer step on every trained group.
-
-    ``active`` is None when every network is live (fast in-place path); otherwise frozen
-    networks keep their parameters exactly (``where``, not a 0-multiply: theirs may be NaN).
-    """
-    for name, gr in G.items():
-        th = P[name]
-        lr_b = _bc(lr, th)
-        if adam is None:
-            step = lr_b * gr
-        else:
-            m, v = adam[name]
-            b1, b2 = betas
-            m_new = b1 * m + (1 - b1) * gr
-            v_new = b2 * v + (1 - b2) * gr * gr
-            # torch.optim.Adam's (single-tensor) formula, so results match it to rounding.
-            denom = v_new.sqrt() / math.sqrt(1 - b2 ** t) + eps
-            step = (lr_b / (1 - b1 ** t)) * m_new / denom
-            if active is None:
-                adam[name] = (m_new, v_new)
-            else:
-                act = _bc(active, m)
-                adam[name] = (torch.where(act, m_new, m), torch.where(act, v_new, v))
-        if active is None:
-            th.sub_(step)
-        else:
-            th.copy_(torch.where(_bc(active, th), th - step, th))
-
-
-def _add_noise(P, pop, has_cd, active, noise_sd, gens, noisy, train_first_layer):
-    """Langevin term sqrt(2 lr T) xi: one draw per network per step, of exactly its own size,
-    from its own generator, in the order a, w, b (if trained), c, d (if present)."""
-    names = ["a"] + (["w", "b"] if train_first_layer else [])
-    act = active.tolist()
-    for k, g in enumerate(gens):
-        if not (noisy[k] and act[k]):
-            continue
-        m = pop.widths[k]
-        extra = has_cd[k]
-        z = torch.randn(len(names) * m + len(extra), generator=g, device=P["a"].device, dtype=P["a"].dtype)
-        sd = noise_sd[k]
-        for i, nm in enumerate(names):
-            P[nm][k, :m] += sd * z[i * m:(i + 1) * m]
-        for i, nm in enumerate(extra):
-            P[nm][k] += sd * z[len(names) * m + i]
+    return [(_history(hist_steps, stacked, k, stop_step[k], finals[k]), stop_reason[k], stop_step[k], divergence[k])
+            for k in range(K)]
 
 
 def _select_backend(backend, pop, *, optimizer, batch_size, temp, eps):
@@ -532,7 +282,8 @@ def train_population(models, x, y, *, steps, lr, weight_decay=0.0, penalize_bias
                      lr_final_ratio=None, backend="auto"):
     r"""Train K networks at once, each exactly as :func:`train` would train it alone.
 
-    Same objective and update rule as :func:`train` (the module docstring states them);
+    Same objective and update rule as :func:`train` (:mod:`minnorm.training.objective`,
+    :mod:`minnorm.training.optim`);
     parameters are packed as ``[K, max width]`` tensors (:class:`~minnorm.Population`).
 
     Parameters
@@ -603,8 +354,9 @@ def train_population(models, x, y, *, steps, lr, weight_decay=0.0, penalize_bias
     else:
         raw = _run(pop, xs_sorted, ys_sorted, order, temp=temp_l, seeds=seed_l, batch_size=batch_size, **options)
     results = []
-    for k, (hist, reason, done, rec) in enumerate(raw):
+    for k, (hist, reason, done, div) in enumerate(raw):
         mdl = pop.models[k]
+        rec = None if div is None else TrainingDiverged(done, div[0], div[1], k, lr_l[k])
         cfg = {"steps": steps, "lr": lr_l[k], "weight_decay": wd_l[k], "penalize_bias": bool(penalize_bias),
                "penalize_affine": bool(penalize_affine), "optimizer": optimizer, "batch_size": batch_size,
                "noise_temperature": temp_l[k], "train_first_layer": bool(train_first_layer), "seed": seed_l[k],
@@ -635,7 +387,8 @@ def train(model, x, y, *, steps, lr, weight_decay=0.0, penalize_bias=False, pena
     :math:`\theta_{pen}` = trained params among {a, w} (+ b if ``penalize_bias``; + c, d if
     ``penalize_affine``). Solver-layer equivalent: :math:`\sum(f-y)^2+\mathrm{lam}\,R(f)` with
     ``lam = n*weight_decay`` (standard) or ``n*width*weight_decay`` (mean-field), variant
-    :func:`variant_for` (see the module docstring for the derivation and the update rules).
+    :func:`variant_for` (:mod:`minnorm.training.objective` derives it,
+    :mod:`minnorm.training.optim` states the update rules).
     With ``train_first_layer=False`` the limit is the init law's weighted spline instead, at
     the ``lam`` of :func:`solver_lam` (``result.reference``; :func:`minnorm.solve_limit` solves it).
 
@@ -708,49 +461,3 @@ def train(model, x, y, *, steps, lr, weight_decay=0.0, penalize_bias=False, pena
                             betas=betas, eps=eps, lr_schedule=lr_schedule, lr_final_ratio=lr_final_ratio,
                             backend=backend)[0]
 
-
-def loss_and_grad(model, x, y, *, weight_decay=0.0, penalize_bias=False, penalize_affine=False,
-                  train_first_layer=True, method="analytic"):
-    """Objective :math:`\\mathcal L` of :func:`train` (full batch) and its gradient.
-
-    ``method="analytic"`` uses the training kernel (prefix sums over sorted data);
-    ``"autograd"`` differentiates the dense forward pass of the module with torch autograd
-    (an independent implementation, for checking).
-
-    Returns
-    -------
-    objective : float
-    grads : dict name -> Tensor
-        Over the trained parameters present: ``a``, ``w``, ``b`` (if ``train_first_layer``),
-        ``c`` (if skip), ``d`` (if output bias).
-    """
-    if not isinstance(model, ShallowReLU):
-        raise InputError(f"model must be a ShallowReLU; got {type(model).__name__}")
-    if method not in ("analytic", "autograd"):
-        raise InputError(f"unknown method {method!r}; expected 'analytic' or 'autograd'")
-    wd = validate_positive(weight_decay, "weight_decay", allow_zero=True)
-    penalize_bias = validate_bool(penalize_bias, "penalize_bias")
-    penalize_affine = validate_bool(penalize_affine, "penalize_affine")
-    train_first_layer = validate_bool(train_first_layer, "train_first_layer")
-    pop = Population([model])
-    xs, ys, _ = _prepare_data(x, y, 1, pop.dtype, pop.device)
-    present = ["a"] + (["w", "b"] if train_first_layer else [])
-    present += [nm for nm in ("c", "d") if getattr(model, nm) is not None]
-    if method == "analytic":
-        groups = _Groups(pop, train_first_layer, penalize_bias, penalize_affine)
-        wd_t = torch.tensor([wd], dtype=pop.dtype, device=pop.device)
-        P = pop.params()
-        loss, G, _ = _objective_grad(P, pop, groups, wd_t, xs[None, :], ys)
-        obj = float(loss[0] + _penalty(P, groups, wd_t)[0])
-        return obj, {nm: G[nm][0].clone() for nm in present}
-    params = {nm: getattr(model, nm) for nm in present}
-    pen_names = {"a"} | ({"w"} | ({"b"} if penalize_bias else set()) if train_first_layer else set())
-    if penalize_affine:
-        pen_names |= {"c", "d"}
-    with torch.enable_grad():
-        f = model(xs)
-        obj = ((f - ys[0]) ** 2).mean()
-        for nm in pen_names & set(present):
-            obj = obj + 0.5 * wd * (params[nm] ** 2).sum()
-        grads = torch.autograd.grad(obj, [params[nm] for nm in present])
-    return float(obj.detach()), {nm: gr.detach().clone() for nm, gr in zip(present, grads)}

@@ -25,6 +25,10 @@ from minnorm.training.options import INIT_LAWS, OUTPUT_INITS, PARAMETRIZATIONS
 __all__ = ["ShallowReLU"]
 
 
+def _np(p):
+    """A parameter tensor as a float64 numpy array on the CPU (detached)."""
+    return p.detach().cpu().double().numpy()
+
 
 #: float64 vectors of length ``width`` alive at once while a network is drawn (w, b, a and the
 #: uniform draws they come from, plus the dtype/device copies).

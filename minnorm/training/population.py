@@ -38,9 +38,12 @@ from solvers._validation import validate_int
 from solvers.errors import InputError
 from solvers.piecewise import PiecewiseLinear
 
-from minnorm.training.network import ShallowReLU
+from minnorm.training.network import ShallowReLU, _np
 
 __all__ = ["Population"]
+
+#: the packed parameters, in this order everywhere (``a, w, b`` [K, M]; ``c, d`` [K])
+_NAMES = ("a", "w", "b", "c", "d")
 
 
 class Population:
@@ -123,7 +126,7 @@ class Population:
             for k, mdl in enumerate(self.models):
                 m = mdl.width
                 src = overrides.get(k, {})
-                for name in ("a", "w", "b", "c", "d"):
+                for name in _NAMES:
                     target = getattr(mdl, name)
                     if target is None:
                         continue
@@ -133,7 +136,7 @@ class Population:
 
     def params(self):
         """The packed parameters as a dict name -> tensor (views, not copies)."""
-        return {"a": self.a, "w": self.w, "b": self.b, "c": self.c, "d": self.d}
+        return {name: getattr(self, name) for name in _NAMES}
 
     def forward(self, x):
         """All K functions at ``x`` (1-D), shape [K, n]; the dense formula (independent of the kernel)."""
@@ -146,18 +149,18 @@ class Population:
         """Exact :class:`solvers.PiecewiseLinear` of network ``k`` (see :func:`minnorm.to_function`)."""
         k = validate_int(k, "k", min_value=0, max_value=self.K - 1)
         m = self.widths[k]
-        kappa = float(self.scale[k])
-        a = self.a[k, :m].detach().cpu().double().numpy()
-        return PiecewiseLinear.from_network(
-            a * kappa if kappa != 1.0 else a,
-            self.w[k, :m].detach().cpu().double().numpy(),
-            self.b[k, :m].detach().cpu().double().numpy(),
-            float(self.c[k]) * float(self.has_c[k]),
-            float(self.d[k]) * float(self.has_d[k]),
-        )
+        return _function_of(self.a[k, :m], self.w[k, :m], self.b[k, :m], float(self.c[k]) * float(self.has_c[k]),
+                            float(self.d[k]) * float(self.has_d[k]), float(self.scale[k]))
 
     def __len__(self):
         return self.K
+
+
+def _function_of(a, w, b, c, d, kappa):
+    """Exact :class:`solvers.PiecewiseLinear` of one network's units (tensors a, w, b), skip slope c,
+    output bias d and output factor kappa (the one conversion behind :func:`minnorm.to_function`)."""
+    a = _np(a)
+    return PiecewiseLinear.from_network(a * kappa if kappa != 1.0 else a, _np(w), _np(b), c, d)
 
 
 def _check_distinct(models):
@@ -169,7 +172,7 @@ def _check_distinct(models):
     """
     owner = {}
     for i, mdl in enumerate(models):
-        for name in ("a", "w", "b", "c", "d"):
+        for name in _NAMES:
             p = getattr(mdl, name)
             if p is None:
                 continue
@@ -189,6 +192,11 @@ def _share_message(i, j, name, other, same):
 
 
 # ------------------------------------------------------------------------------ kernel
+def _bc(v, ref):
+    """Broadcast a per-network [K] vector against a [K] (c, d) or [K, M] (a, w, b) tensor."""
+    return v if ref.ndim == 1 else v[:, None]
+
+
 def _boundaries(w, b, xs, e0=None):
     """Activity boundary e [K, M] of every unit on xs [K, B] (rows sorted).
 

@@ -16,7 +16,7 @@ As the width m grows this ridge solution tends to the init law's weighted spline
 ``weighted_spline(x, y, lam=ridge_lam(wd, n) / (kappa**2 * m * s**2), weight=kink_density(law))``
 with s = ``model.hidden_scale`` and kappa the output factor, i.e. ``solver_lam(wd, n, m,
 parametrization, train_first_layer=False, hidden_scale=s)``; a model without a free affine
-part has the kernel limit with the boundary term instead (:func:`minnorm.training.loop.limit_reference`).
+part has the kernel limit with the boundary term instead (:func:`minnorm.training.limits.limit_reference`).
 """
 
 import copy
@@ -25,11 +25,10 @@ import numpy as np
 import scipy.linalg
 import torch
 
+from solvers._validation import validate_positive
 from solvers.errors import InputError
 
-from solvers._validation import validate_positive
-
-from minnorm.training.network import ShallowReLU
+from minnorm.training.network import ShallowReLU, _np
 
 __all__ = ["random_features_ridge", "ridge_lam"]
 
@@ -72,8 +71,8 @@ def random_features_ridge(model, x, y, lam):
         raise InputError(f"x and y must have the same length >= 1; got {x.size} and {y.size}")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise InputError("x and y must be finite")
-    w = model.w.detach().cpu().double().numpy()
-    b = model.b.detach().cpu().double().numpy()
+    w = _np(model.w)
+    b = _np(model.b)
     phi = model.scale * np.maximum(x[:, None] * w[None, :] + b[None, :], 0.0)
     cols = ([x] if model.skip else []) + ([np.ones_like(x)] if model.output_bias else [])
     Q = np.stack(cols, 1) if cols else np.zeros((x.size, 0))
