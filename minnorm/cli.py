@@ -184,12 +184,13 @@ def build_parser():
 
 
 def _cmd_reproduce(args):
-    from minnorm.studies import STUDIES, reproduce
+    from minnorm.studies import reproduce
+    from minnorm.studies.registry import select
 
-    unknown = [n for n in args.names if n != "all" and n not in STUDIES]
-    if unknown:
-        raise UsageError(f"unknown study {unknown[0]!r}; expected one of {', '.join(STUDIES)} or all")
-    names = "all" if (not args.names or "all" in args.names) else args.names
+    try:  # the registry's one name check
+        names = select("all" if (not args.names or "all" in args.names) else args.names)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     path = reproduce(names, full=args.full, out_dir=args.out, seed=args.seed, progress=True)
     print(f"report: {path}")
     return 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["StudyResult", "VERDICTS", "weakest", "study_dir", "new_figure", "Timer", "torch_threads", "fmt",
+__all__ = ["StudyResult", "VERDICTS", "weakest", "study_dir", "Timer", "torch_threads", "fmt",
            "seeds_for"]
 
 #: The only verdict strings a study may return.
@@ -89,14 +89,6 @@ def study_dir(out_dir):
     p.mkdir(parents=True, exist_ok=True)
     return p
 
-
-def new_figure(nrows=1, ncols=1, *, size=(5.0, 3.8)):
-    """A figure without pyplot (no global state, no GUI backend), and its axes array."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    return fig, axes
 
 
 class Timer:

@@ -43,11 +43,12 @@ from __future__ import annotations
 import numpy as np
 
 import solvers
+from solvers.spline.laws import LAW_DEFAULTS
 from minnorm.comparison import metrics
-from minnorm.comparison.plots import save_figure
+from minnorm.comparison.plots import new_figure, save_figure
 from minnorm.comparison.problems import widened_hull
 from minnorm.comparison.rates import fit_rate
-from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, seeds_for, study_dir, torch_threads, weakest
+from minnorm.studies._base import StudyResult, Timer, fmt, seeds_for, study_dir, torch_threads, weakest
 from minnorm.training.convert import to_function
 from minnorm.training.loop import train
 from minnorm.training.network import ShallowReLU
@@ -59,7 +60,7 @@ CLAIM = ("Ridge on a frozen random first layer converges, as the width N grows, 
          "spline with g of the init law (λ = λ̃/N); without skip connection the limit carries a boundary "
          "term; early-stopped GD ≈ ridge with λ̃ ≈ 1/(2ηk)")
 
-LAWS = {"gaussian": {"sigma_w": 1.0, "sigma_b": 1.0}, "uniform": {"A": 1.0, "B": 1.0}}
+LAWS = {law: dict(LAW_DEFAULTS[law]) for law in ("gaussian", "uniform")}  # the library's defaults
 # MATH G.9 data (used for part (b)).
 G9_X = np.array([-1.5, -0.7, -0.1, 0.4, 1.0, 1.6])
 G9_Y = np.array([0.3, -0.5, 0.8, 0.1, -0.6, 0.2])
@@ -287,4 +288,4 @@ def _figure(out, x, y, interval, ra, rb, rc):
     a.set_ylabel("relative L² gap GD vs ridge (%)")
     a.set_title("(c) early stopping ≈ ridge (approximation)")
     a.legend(fontsize=8)
-    return save_figure(fig, out / "htw.png")
+    return [save_figure(fig, out / "htw.png")]

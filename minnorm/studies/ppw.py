@@ -56,9 +56,9 @@ import numpy as np
 
 import solvers
 from minnorm.comparison import metrics
-from minnorm.comparison.plots import save_figure
+from minnorm.comparison.plots import new_figure, save_figure
 from minnorm.comparison.problems import make_problem
-from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, study_dir, torch_threads, weakest
+from minnorm.studies._base import StudyResult, Timer, fmt, study_dir, torch_threads, weakest
 from minnorm.training.convert import to_function
 from minnorm.training.loop import train_population
 from minnorm.training.network import ShallowReLU
@@ -237,4 +237,4 @@ def _figure(out, x, rb, tnames):
         a.axvspan(-DELTA, DELTA, color="C1", alpha=0.06)
         a.set_title(f"{name}: the gap (−{DELTA:g}, {DELTA:g}), no weight decay")
         a.legend(fontsize=7)
-    return save_figure(fig, out / "ppw.png")
+    return [save_figure(fig, out / "ppw.png")]

@@ -28,8 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from minnorm.comparison import metrics
-from minnorm.comparison.plots import save_figure
-from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, seeds_for, study_dir, torch_threads
+from minnorm.comparison.plots import new_figure, save_figure
+from minnorm.studies._base import StudyResult, Timer, fmt, seeds_for, study_dir, torch_threads
 from minnorm.training.convert import to_function
 from minnorm.training.loop import train_population
 from minnorm.training.network import ShallowReLU
@@ -115,4 +115,4 @@ def _figure(out, x, y, fns, counts, per):
         a.axvline(xi, color="0.85", lw=0.6, zorder=0)
     a.set_title("trained mean-field nets (x: clustered knots)")
     a.legend(fontsize=7)
-    return save_figure(fig, out / "shevchenko.png")
+    return [save_figure(fig, out / "shevchenko.png")]

@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minnorm.comparison.plots import save_figure
-from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, study_dir, torch_threads
+from minnorm.comparison.plots import new_figure, save_figure
+from minnorm.studies._base import StudyResult, Timer, fmt, study_dir, torch_threads
 from minnorm.training.loop import train
 from minnorm.training.network import ShallowReLU
 
@@ -124,7 +124,7 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
                         [k[0] for k in keys], lr=lr, steps=steps)
     runs = {k: (W[j], float(L[j]), T[:, j]) for j, k in enumerate(keys)}
     err12 = max(float(np.max(np.abs(w[:2] - a * np.array([5.0, -1.0])))) for (a, _, _), (w, _, _) in runs.items())
-    max_loss = max(l for (_, l, _) in runs.values())
+    max_loss = max(loss for (_, loss, _) in runs.values())
     w3_ok = all(w[2] <= a + 1e-6 for (a, _, _), (w, _, _) in runs.items())
     w3 = {k: v[0][2] for k, v in runs.items()}
     spread_gamma = max(max(w3[(1.0, i, g)] for g in gammas) - min(w3[(1.0, i, g)] for g in gammas)
@@ -205,4 +205,4 @@ def _figure(out, runs, gammas, bal):
     a.set_ylabel("max |Δ(a²−w²−b²)|")
     a.set_title("balancedness drift is O(lr)")
     a.legend(fontsize=8)
-    return save_figure(fig, out / "vardi_shamir.png")
+    return [save_figure(fig, out / "vardi_shamir.png")]

@@ -44,8 +44,8 @@ import torch
 
 import solvers
 from minnorm.comparison import metrics
-from minnorm.comparison.plots import save_figure
-from minnorm.studies._base import StudyResult, Timer, fmt, new_figure, study_dir, torch_threads
+from minnorm.comparison.plots import new_figure, save_figure
+from minnorm.studies._base import StudyResult, Timer, fmt, study_dir, torch_threads
 from minnorm.training.convert import to_function
 from minnorm.training.loop import train_population
 from minnorm.training.network import ShallowReLU
@@ -185,4 +185,4 @@ def _figure(out, x, data, rhos, res, refs, envs):
         a.plot(x, data[t], "ko", ms=4)
         a.set_title(f"{t}: fitted functions")
         a.legend(fontsize=7)
-    return save_figure(fig, out / "williams.png")
+    return [save_figure(fig, out / "williams.png")]

@@ -78,7 +78,7 @@ def _versions():
     import cvxpy
     import torch
 
-    from minnorm import __version__
+    from minnorm._version import __version__
 
     return {"minnorm": __version__, "torch": torch.__version__, "numpy": np.__version__, "cvxpy": cvxpy.__version__}
 
