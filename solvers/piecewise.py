@@ -347,12 +347,12 @@ def tv2_cost(f, variant="skip"):
     With :math:`\mu=f''=\sum_k J_k\delta_{t_k}`, :math:`D=f'(-\infty)+f'(+\infty)` and
     :math:`\omega(t)=\sqrt{1+t^2}`:
 
-    ============== =================================================================
-    ``"skip"``      :math:`\int|f''| = \sum_k |J_k|`
-    ``"no-skip"``   :math:`\max(\sum_k|J_k|,\ |D|)`  (Savarese et al.)
-    ``"bias"``      :math:`\sum_k |J_k|\,\omega(t_k)`  (Boursier--Flammarion)
+    ================== =================================================================
+    ``"skip"``         :math:`\int|f''| = \sum_k |J_k|`
+    ``"no-skip"``      :math:`\max(\sum_k|J_k|,\ |D|)`  (Savarese et al.)
+    ``"bias"``         :math:`\sum_k |J_k|\,\omega(t_k)`  (Boursier--Flammarion)
     ``"bias-no-skip"`` :math:`\sum_k|J_k|\omega(t_k) + (|D|-\sum_k|J_k|)_+`
-    ============== =================================================================
+    ================== =================================================================
 
     Parameters
     ----------

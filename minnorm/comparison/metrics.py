@@ -430,7 +430,7 @@ def knots_per_interval(f, x, *, merge_tol=1e-2, jump_tol=1e-2, data_tol=None) ->
     r"""Count the knots of a PL function per open data interval (MATH E, Shevchenko et al.: <= 3).
 
     Procedure: (1) merge kinks closer than ``merge_tol * (x_n - x_1)`` (single linkage; the
-    merged knot sits at the |jump|-weighted centre and carries the summed jump, so nearly
+    merged knot sits at the ``|jump|``-weighted centre and carries the summed jump, so nearly
     cancelling kinks vanish); (2) drop merged knots with
     :math:`|J| < \text{jump\_tol}\cdot\int|f''|`; (3) a knot within ``data_tol`` of a data point
     counts "at data" (default ``min(merge_tol*(x_n-x_1), min_i h_i/4)``), any other knot in

@@ -286,7 +286,7 @@ class SweepConfig:
         ``init_params``, ``init_ratio`` (list or None), ``output_scale`` (list or None),
         ``hidden_scale``, ``output_init``, ``antisymmetric``. ``init_ratio`` rho multiplies
         the default output scale by sqrt(rho) and the hidden scale by 1/sqrt(rho): the ratio
-        |a|/||(w,b)|| (MATH E) changes by rho while the scale of f at init stays the same.
+        ``|a|/||(w,b)||`` (MATH E) changes by rho while the scale of f at init stays the same.
         ``output_scale`` sets the output-layer scale directly (network default when omitted).
     train : dict
         ``optimizer`` (list), ``steps``, ``lr`` (list), ``weight_decay`` (list of floats and
