@@ -157,19 +157,18 @@ def build_parser():
     out.add_argument("--csv", metavar="OUT", help="also write knots and jumps (spline: samples) as CSV")
     v.set_defaults(func=_cmd_solve)
 
-    pl = sub.add_parser("plot", help="write the figures of a sweep directory",
-                        description="Draw convergence plots (one per metric) and fit plots of a few runs "
-                                    "into DIR/figures, from the stored functions (no retraining).",
-                        epilog=_EPILOG_PLOT, formatter_class=fmt)
-    pl.add_argument("dir", metavar="DIR", help="sweep output directory (holds results.sqlite)")
-    pl.set_defaults(func=_cmd_plot)
-
-    r = sub.add_parser("report", help="write DIR/report.md for a sweep directory",
-                       description="Write a Markdown report: the sweep, rates with bootstrap CIs, per-config "
-                                   "metrics (median over seeds), figures and solver certificates.",
-                       epilog=_EPILOG_REPORT, formatter_class=fmt)
-    r.add_argument("dir", metavar="DIR", help="sweep output directory (holds results.sqlite)")
-    r.set_defaults(func=_cmd_report)
+    # plot and report: one sweep directory in, files from the stored results out.
+    for name, func, epilog, summary, description in (
+        ("plot", _cmd_plot, _EPILOG_PLOT, "write the figures of a sweep directory",
+         "Draw convergence plots (one per metric) and fit plots of a few runs into DIR/figures, from the "
+         "stored functions (no retraining)."),
+        ("report", _cmd_report, _EPILOG_REPORT, "write DIR/report.md for a sweep directory",
+         "Write a Markdown report: the sweep, rates with bootstrap CIs, per-config metrics (median over "
+         "seeds), figures and solver certificates."),
+    ):
+        d = sub.add_parser(name, help=summary, description=description, epilog=epilog, formatter_class=fmt)
+        d.add_argument("dir", metavar="DIR", help="sweep output directory (holds results.sqlite)")
+        d.set_defaults(func=func)
 
     rp = sub.add_parser("reproduce", help="reproduce the seed papers' central claims",
                         description="Run the reproduction studies and write DIR/report.md with each study's "
