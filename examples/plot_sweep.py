@@ -51,7 +51,7 @@ for i, ((n, wd), group) in enumerate(df.groupby(["n", "weight_decay"])):
     fit = rates[(rates["n"] == n) & (rates["weight_decay"] == wd)].iloc[0]
     ax.loglog(group["width"], group["envelope_violation"], "o", color=f"C{i}", alpha=0.5)
     ax.loglog(m, fit["C"] * m ** (-fit["exponent"]), "-", color=f"C{i}",
-              label=f"n = {n}, wd = {wd:g}: ∝ m^-{fit['exponent']:.2f} [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]")
+              label=f"n = {n}, wd = {wd:g}: ∝ m^-α, α = {fit['exponent']:.2f} [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]")
 ax.set_xlabel("width m")
 ax.set_ylabel("envelope violation")
 ax.set_title("distance to the solution set of the exact limit (3000 Adam steps)", fontsize=10)
