@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 from scipy.interpolate import PPoly
 
-from solvers._validation import as_real_array, validate_positive, validate_real
+from solvers._validation import as_real_array, validate_interval, validate_positive, validate_real
 from solvers.errors import InputError
 
 __all__ = ["PiecewiseLinear", "VARIANTS", "tv2_cost"]
@@ -274,12 +274,7 @@ class PiecewiseLinear:
 
         On each linear piece the integral is closed-form, so the result is exact up to rounding.
         """
-        try:
-            a, b = (validate_real(v, "interval") for v in interval)
-        except (TypeError, ValueError) as exc:  # not a pair, or not numbers
-            raise InputError(f"interval must be a pair (a, b) of finite numbers; got {interval!r}") from exc
-        if not a < b:
-            raise InputError(f"interval must be finite with a < b; got {interval!r}")
+        a, b = validate_interval(interval, "interval")
         inner = self.nodes[(self.nodes > a) & (self.nodes < b)]
         pts = np.concatenate(([a], inner, [b]))
         v = self(pts)
