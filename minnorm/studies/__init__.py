@@ -1,6 +1,8 @@
 """Reproduction studies: each seed paper's central claim, measured, with a figure and a verdict.
 
-Every study module exposes ``run(out_dir, *, full=False, seed=0) -> StudyResult``. The reduced
+Every study module exposes ``run(out_dir, *, full=False, seed=0) -> StudyResult``. A result's
+headline verdict is about the paper's own claim as the paper states it; our stronger hypotheses
+(:class:`Hypothesis`) carry their own verdicts, and ``optimisation`` states how far training got. The reduced
 form (``full=False``) is what CI runs (each well under a minute on 2 cores); ``full=True`` uses
 more widths, seeds and steps (run times are recorded in each module's docstring).
 
@@ -27,8 +29,8 @@ a paper, the measurement is reported as it is.
 
 from __future__ import annotations
 
-from minnorm.studies._base import VERDICTS, StudyResult
+from minnorm.studies._base import VERDICTS, Hypothesis, StudyResult
 from minnorm.studies.registry import STUDIES, run_study
 from minnorm.studies.report import reproduce, write_study_report
 
-__all__ = ["StudyResult", "VERDICTS", "STUDIES", "reproduce", "write_study_report", "run_study"]
+__all__ = ["StudyResult", "Hypothesis", "VERDICTS", "STUDIES", "reproduce", "write_study_report", "run_study"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["StudyResult", "VERDICTS", "weakest", "study_dir", "Timer", "torch_threads", "fmt",
+__all__ = ["StudyResult", "Hypothesis", "VERDICTS", "weakest", "study_dir", "Timer", "torch_threads", "fmt",
            "seeds_for"]
 
 #: The only verdict strings a study may return.
@@ -25,6 +25,36 @@ def weakest(*verdicts):
     return max(verdicts, key=_STRENGTH.index)
 
 
+def _check_verdict(verdict, what):
+    if verdict not in VERDICTS:
+        raise ValueError(f"{what} must be one of {VERDICTS}; got {verdict!r}")
+
+
+@dataclass
+class Hypothesis:
+    """One of our own hypotheses, stronger than (or beside) the paper's claim, with its own verdict.
+
+    A study's headline verdict is about the paper's claim only; a hypothesis (for example "the
+    trained net lies in the min-norm solution set") is reported beside it and never decides it.
+
+    Attributes
+    ----------
+    statement : str
+        The hypothesis, in one line.
+    measured : str
+        What was measured, in one line with the numbers.
+    verdict : str
+        One of :data:`VERDICTS`, by a rule stated in the study's module docstring.
+    """
+
+    statement: str
+    measured: str
+    verdict: str
+
+    def __post_init__(self):
+        _check_verdict(self.verdict, "Hypothesis.verdict")
+
+
 @dataclass
 class StudyResult:
     """Outcome of one reproduction study.
@@ -36,12 +66,12 @@ class StudyResult:
     paper : str
         Authors and arXiv id of the seed paper.
     claim : str
-        The paper's claim as tested here, in one line.
+        The paper's own claim, as the paper states it (with where it states it), in one line.
     measured : str
-        What was measured, in one line with the numbers.
+        What was measured for that claim, in one line with the numbers.
     verdict : str
-        One of :data:`VERDICTS`, decided from the measured numbers by a rule stated in the
-        study's module docstring (never adjusted by hand).
+        The verdict on the paper's claim: one of :data:`VERDICTS`, decided from the measured
+        numbers by a rule stated in the study's module docstring (never adjusted by hand).
     numbers : dict of str -> float
         Every number the verdict and the figure rest on.
     figures : list of Path
@@ -52,6 +82,12 @@ class StudyResult:
         Whether the full (``full=True``) or the reduced form ran.
     details : list of str
         Extra lines for the report (sub-claims, caveats).
+    hypotheses : list of Hypothesis
+        Our own hypotheses, each with its own verdict (they do not change ``verdict``).
+    optimisation : str
+        The optimisation state of the trained networks (final MSE, objective gap to the exact
+        minimum where one is known, how many runs count as optimisation-limited), so that a
+        verdict can be read against how far training got.
     """
 
     name: str
@@ -64,10 +100,12 @@ class StudyResult:
     runtime_s: float = float("nan")
     full: bool = False
     details: list = field(default_factory=list)
+    hypotheses: list = field(default_factory=list)
+    optimisation: str = ""
 
     def __post_init__(self):
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}; got {self.verdict!r}")
+        _check_verdict(self.verdict, "verdict")
+        self.hypotheses = [h if isinstance(h, Hypothesis) else Hypothesis(**h) for h in self.hypotheses]
         self.numbers = {str(k): float(v) for k, v in self.numbers.items()}
         self.figures = [Path(p) for p in self.figures]
 

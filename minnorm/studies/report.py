@@ -67,15 +67,26 @@ def write_study_report(results, path, *, full=False, total_s=None) -> Path:
     lines.append("Verdicts are computed from the measured numbers by the rule stated in each study's "
                  "module docstring; a measurement that contradicts the paper is reported as is.")
     lines.append("")
-    lines.append("| study | paper | claim | measured | verdict | runtime |")
-    lines.append("|---|---|---|---|---|---|")
+    lines.append("Each study's headline verdict is about the paper's own claim; our stronger hypotheses are "
+                 "listed separately with their own verdicts.")
+    lines.append("")
+    lines.append("| study | paper | paper's claim | measured | verdict | our hypotheses | runtime |")
+    lines.append("|---|---|---|---|---|---|---|")
     for r in results:
+        hyp = "; ".join(h.verdict for h in r.hypotheses) or "none"
         lines.append(f"| {r.name} | {_cell(r.paper)} | {_cell(r.claim)} | {_cell(r.measured)} | "
-                     f"**{r.verdict}** | {r.runtime_s:.1f} s |")
+                     f"**{r.verdict}** | {_cell(hyp)} | {r.runtime_s:.1f} s |")
     lines.append("")
     for r in results:
-        lines += [f"## {r.name}: {r.paper}", "", f"*Claim.* {r.claim}", "", f"*Measured.* {r.measured}", "",
-                  f"*Verdict:* **{r.verdict}** ({'full' if r.full else 'reduced'} form, {r.runtime_s:.1f} s)", ""]
+        lines += [f"## {r.name}: {r.paper}", "", f"*Paper's claim.* {r.claim}", "", f"*Measured.* {r.measured}", "",
+                  f"*Verdict on the paper's claim:* **{r.verdict}** ({'full' if r.full else 'reduced'} form, "
+                  f"{r.runtime_s:.1f} s)", ""]
+        if r.optimisation:
+            lines += [f"*Optimisation state.* {r.optimisation}", ""]
+        if r.hypotheses:
+            lines += ["| our hypothesis | measured | verdict |", "|---|---|---|"]
+            lines += [f"| {_cell(h.statement)} | {_cell(h.measured)} | **{h.verdict}** |" for h in r.hypotheses]
+            lines.append("")
         for d in r.details:
             lines.append(f"- {d}")
         if r.details:
