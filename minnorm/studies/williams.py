@@ -262,6 +262,17 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
             f"{t}, ρ={r:g}: {fmt(v['mse'], 2)} / {v['steps']} / {fmt(v['d_spline'])} / {fmt(v['knot_mass'])}"
             for (t, r), v in res.items()),
     ]
+    for t in data:
+        v = res[(t, rhos[-1])]
+        kc = metrics.knots_per_interval(v["f"], x)
+        inside = kc.knots[np.min(np.abs(kc.knots[:, None] - x[None, :]), axis=1) > kc.data_tol]
+        nums[f"{_key(t)}_rho{rhos[-1]:g}_knot_mass_near_data_quarter_spacing"] = knot_mass_near_data(
+            v["f"], x, 2.5 * delta, merge_tol)
+        details.append(f"{t}, ρ={rhos[-1]:g}: knot mass within {fmt(2.5 * delta, 2)} (a quarter spacing) of the data "
+                       f"{fmt(nums[f'{_key(t)}_rho{rhos[-1]:g}_knot_mass_near_data_quarter_spacing'])}; clustered "
+                       f"knots (metrics.knots_per_interval) {int(kc.at_data.sum())} at data points, "
+                       f"{inside.size} away from them"
+                       + (f" at t = {', '.join(f'{u:.3f}' for u in inside)}" if inside.size else ""))
     figs = _figure(out, x, data, rhos, res, refs, envs)
     return StudyResult(NAME, PAPER, CLAIM, measured, verdict, nums, figs, timer.elapsed, full, details,
                        hypotheses=[hyp], optimisation=optimisation)
