@@ -8,36 +8,69 @@ in the paper's per-particle convention
 as all particle coordinates are). :math:`\hat L` is the MSE on n = 6 random points of
 :math:`\sin(\pi x)`.
 
+Paper's claim (abstract): "SGD with vanishingly small noise injected in the gradients is biased
+towards a simple solution: at convergence, the ReLU network implements a piecewise linear map of
+the inputs, and the number of 'knot' points [...] between two consecutive training inputs is at
+most three"; also "empirical evidence that knots at locations distinct from the data points might
+occur" (MATH E summarises the setting).
+
 Measurement: the exact function of each trained net (:func:`minnorm.to_function`), kinks
 clustered and counted per open data interval by :func:`minnorm.comparison.metrics.knots_per_interval`
 (merge within 1e-2 of the data range, drop jumps below 1e-2 of the total variation; MATH E).
 
 Verdict rule
 ------------
-"inconclusive" if the objective still moved by more than 5 % over the last fifth of training
-(not at a stationary state); otherwise "holds" if the maximal count over all seeds and intervals
-is <= 3, else "does not hold". Whether knots occur away from data points is reported (the paper
-says they can; their absence would not contradict it).
+A run is *optimisation-limited* if its objective still moved by more than 5 % over the last
+fifth of training (not at a stationary state); conclusions are drawn only from the other runs.
+Paper's claim: "inconclusive" if every run is optimisation-limited; otherwise "holds" if the
+maximal count over the stationary runs and all intervals is <= 3, else "does not hold".
 
-Run times (2 cores, measured): reduced 5 s (m = 100, 6000 steps, 3 seeds); full 48 s
-(m = 400, 4·10⁴ steps, 5 seeds).
+Our hypotheses (not the paper's claims), each with its own verdict:
+
+- *Off-data knots occur*: at least one clustered knot lies strictly between data points in some
+  stationary run ("holds"; else "does not hold"). The paper reports that they can occur, so
+  their absence would not contradict it.
+- *The noisy-GD net is the weight-decay minimiser in function space*: with β large the Gibbs
+  minimiser approaches the minimiser of :math:`\sum_i(f(x_i)-y_i)^2+\mathrm{lam}\,R_{V4}(f)` at the
+  mapped lam (MATH A.2; biases penalised, no skip). The gap is measured against the V4 minimum,
+  which has a free output bias; this net has none, so its true minimum is at least as large and
+  the measured relative objective gap is an upper bound. "holds" if the largest bound over the
+  stationary runs is <= 1e-2, "holds approximately" if <= 1e-1, else "inconclusive" (an upper
+  bound cannot refute).
+
+Measured (seed 0, 2026-12-01; 2 cores shared with other jobs, load 6–9, so times are upper bounds;
+Langevin noise runs on the torch backend):
+
+- Reduced form (m = 100, 6000 steps, 3 seeds): 38 s (5 s was measured earlier on quieter cores);
+  counts [0,0,0,2,0], [0,0,0,2,0], [0,0,0,1,0], max 2 -> **holds**; objective drift over the last
+  fifth <= 0.008 (0 optimisation-limited); 5 of 8 clustered knots inside the hull lie between data
+  points (hypothesis holds); V4 gap bound 0.0063–0.012 (hypothesis holds approximately).
+- Full form (m = 400, 4·10⁴ steps, 5 seeds): 263 s (48 s earlier on quieter cores); max 1 knot per
+  interval -> **holds**; drift <= 3.8e-4; 5 of 10 knots between data points (holds); V4 gap bound
+  1.9e-4–4.1e-4 (holds).
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from minnorm.comparison import metrics
 from minnorm.comparison.plots import new_figure, save_figure
-from minnorm.studies._base import StudyResult, Timer, fmt, seeds_for, study_dir, torch_threads
+from minnorm.studies._base import Hypothesis, StudyResult, Timer, fmt, seeds_for, study_dir, torch_threads
 from minnorm.training.convert import to_function
 from minnorm.training.loop import train_population
 from minnorm.training.network import ShallowReLU
 
 NAME = "shevchenko"
 PAPER = "Shevchenko, Kungurtsev, Mondelli (arXiv 2111.02278)"
-CLAIM = ("Mean-field two-layer ReLU nets trained by noisy GD with weight decay converge to piecewise-linear "
-         "functions with at most 3 knots between consecutive data points (knots may sit away from the data)")
+CLAIM = ("Mean-field two-layer ReLU net, noisy SGD with vanishing noise on a regularised univariate regression: "
+         "at convergence a piecewise-linear map with at most three knots between consecutive training inputs "
+         "(abstract)")
+#: A run whose objective moves by more than this (relative) over the last fifth of training is
+#: optimisation-limited.
+DRIFT_TOL = 0.05
 
 
 def run(out_dir, *, full=False, seed=0) -> StudyResult:
@@ -55,11 +88,13 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
     seeds = seeds_for(seed + 7, 5 if full else 3)
     models = [ShallowReLU(m, parametrization="mean-field", skip=False, output_bias=False, init="gaussian",
                           output_init="gaussian", output_scale=1.0, seed=s) for s in seeds]
-    with torch_threads(1):
+    with torch_threads(1), warnings.catch_warnings():
+        # variant_for warns that V4 assumes a free output bias; the gap below is used as an upper bound.
+        warnings.simplefilter("ignore", UserWarning)
         results = train_population(models, x, y, steps=steps, lr=m * eta, weight_decay=lam / m,
                                    noise_temperature=1.0 / (m * beta), penalize_bias=True, seed=seeds,
                                    log_every=max(1, steps // 200))
-    counts, fns, drift = [], [], []
+    counts, fns, drift, gaps = [], [], [], []
     for r in results:
         f = to_function(r.model)
         fns.append(f)
@@ -67,30 +102,53 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
         obj = r.history["objective"]
         tail = obj[int(0.8 * len(obj)):]
         drift.append(float((np.max(tail) - np.min(tail)) / max(abs(obj[-1]), 1e-300)))
+        gaps.append(metrics.rel_objective_gap(f, x, y, r.lam, "bias-no-skip"))
     per = np.array([c.per_interval for c in counts])  # [seeds, n-1]
-    max_count = int(per.max())
-    off_data = int(per.sum())
-    at_data = int(sum(c.at_data.sum() for c in counts))
-    outside = int(sum(c.outside for c in counts))
-    stationary = max(drift) <= 0.05
-    if not stationary:
+    ok = [i for i, d in enumerate(drift) if d <= DRIFT_TOL]  # stationary runs
+    max_count = int(per[ok].max()) if ok else -1
+    off_data = int(per[ok].sum()) if ok else 0
+    at_data = int(sum(counts[i].at_data.sum() for i in ok))
+    outside = int(sum(counts[i].outside for i in ok))
+    if not ok:
         verdict = "inconclusive"
     else:
         verdict = "holds" if max_count <= 3 else "does not hold"
+    gap_bound = max(gaps[i] for i in ok) if ok else float("nan")
     nums = {"max_knots_per_interval": max_count, "knots_strictly_inside_intervals": off_data,
             "knots_at_data": at_data, "knots_outside_hull": outside, "max_objective_tail_drift": max(drift),
-            "final_mse_max": max(r.final_loss for r in results), "width": m, "steps": steps}
+            "stationary_runs": len(ok), "final_mse_max": max(r.final_loss for r in results),
+            "max_rel_objective_gap_v4_bound": max(gaps), "lam": results[0].lam, "width": m, "steps": steps}
     for i, row in enumerate(per):
+        nums[f"objective_tail_drift_seed{i}"] = drift[i]
+        nums[f"rel_objective_gap_v4_bound_seed{i}"] = gaps[i]
         for j, v in enumerate(row):
             nums[f"count_seed{i}_interval{j}"] = int(v)
-    measured = (f"max {max_count} knots per data interval over {len(seeds)} seeds × {n - 1} intervals "
-                f"(counts {', '.join(str(list(map(int, row))) for row in per)}); {off_data} clustered knots strictly "
-                f"between data points, {at_data} at data points; objective drift over the last 20 % "
-                f"{fmt(max(drift), 2)} (m={m}, λ={lam:g}, β={beta:g}, {steps} steps)")
-    details = [f"Final MSE {', '.join(fmt(r.final_loss, 2) for r in results)}; data x = "
-               f"{np.array2string(x, precision=3)}."]
+    measured = (f"max {max_count} knots per data interval over {len(ok)} stationary runs × {n - 1} intervals "
+                f"(counts {', '.join(str(list(map(int, per[i]))) for i in ok)}); {at_data} clustered knots at data "
+                f"points (m={m}, λ={lam:g}, β={beta:g}, {steps} steps)")
+    if not ok:
+        h_off = h_min = "inconclusive"
+    else:
+        h_off = "holds" if off_data > 0 else "does not hold"
+        h_min = "holds" if gap_bound <= 1e-2 else ("holds approximately" if gap_bound <= 1e-1 else "inconclusive")
+    hypotheses = [
+        Hypothesis("knots away from the data points occur (the paper's experiments report them)",
+                   f"{off_data} of {off_data + at_data} clustered knots inside the hull lie strictly between data "
+                   f"points", h_off),
+        Hypothesis("the noisy-GD net is the weight-decay minimiser in function space (V4 at the mapped lam, MATH A.2)",
+                   f"relative objective gap to the V4 minimum (an upper bound: the net has no output bias) "
+                   f"{', '.join(fmt(g, 2) for g in gaps)} at lam = {fmt(results[0].lam, 3)}", h_min),
+    ]
+    limited = len(results) - len(ok)
+    optimisation = (f"noisy GD ({results[0].backend} backend), {steps} steps: final MSE "
+                    f"{', '.join(fmt(r.final_loss, 2) for r in results)} (the regularised fit does not interpolate); "
+                    f"objective drift over the last 20 % {', '.join(fmt(d, 2) for d in drift)}; {limited} of "
+                    f"{len(results)} runs optimisation-limited (drift > {DRIFT_TOL:g}); relative objective gap to the "
+                    f"V4 minimum ≤ {fmt(max(gaps), 2)} (upper bound)")
+    details = [f"Data x = {np.array2string(x, precision=3)}; {outside} clustered knots outside the hull."]
     figs = _figure(out, x, y, fns, counts, per)
-    return StudyResult(NAME, PAPER, CLAIM, measured, verdict, nums, figs, timer.elapsed, full, details)
+    return StudyResult(NAME, PAPER, CLAIM, measured, verdict, nums, figs, timer.elapsed, full, details,
+                       hypotheses=hypotheses, optimisation=optimisation)
 
 
 def _figure(out, x, y, fns, counts, per):

@@ -1,5 +1,12 @@
 r"""Vardi--Shamir (arXiv 2012.05156): GD's implicit bias is not an explicit regulariser of the parameters.
 
+Paper's claim (abstract): "even for a single ReLU neuron, it is impossible to characterize the
+implicit regularization with the square loss by any explicit function of the model parameters";
+"for one hidden-layer networks [...] in general it is impossible to characterize implicit
+regularization properties in this manner, except for the 'balancedness' property identified in
+Du et al. [2018]". Tested below on one explicit instance (our construction, checked by hand) and
+on the balancedness of a trained one-hidden-layer net.
+
 Part 1 -- single neuron in :math:`\mathbb R^3`
 -----------------------------------------------
 :math:`x\mapsto\mathrm{relu}(w^\top x)` on the inputs :math:`(3,-1,0), (4,2,0), (0,\gamma,\gamma)` with
@@ -24,13 +31,25 @@ drifts by O(lr) over a fixed training time :math:`T=\mathrm{lr}\cdot\text{steps}
 
 Verdict rule
 ------------
-"holds" if every run reaches zero loss (< 1e-12) with :math:`(w_1,w_2)=\alpha(5,-1)` to 1e-6 and
-:math:`w_3\le\alpha`, the final :math:`w_3` varies with :math:`\gamma` (spread > 1e-3 for some
-init) and with the init (spread > 1e-3 for some :math:`\gamma`), and the balancedness drift ratio
-for a 10× lr ratio is within [5, 20]. "does not hold" if the zero-loss set check fails or
-:math:`w_3` never varies; otherwise "holds approximately".
+A neuron run is *optimisation-limited* if its final loss is above ``ZERO_LOSS`` = 1e-12 (it has not
+reached the zero-loss set the argument is about). Paper's claim: "inconclusive" if any run is
+optimisation-limited; "does not hold" if the zero-loss set check fails ((w₁,w₂) ≠ α(5,−1) beyond
+1e-6, or some w₃ > α), if the final w₃ does not vary with γ at a fixed init (spread <= 1e-3 for
+every init), or if the balancedness drift does not shrink with the step (drift ratio <= 2 for a
+10× lr ratio; the conserved quantity of gradient flow must be approached as lr -> 0); otherwise
+"holds".
 
-Run times (2 cores, measured): reduced 6 s; full 56 s.
+Our hypotheses (not the paper's claims), each with its own verdict:
+
+- *Balancedness drifts at first order in lr* (MATH E): the drift ratio for a 10× lr ratio is
+  within [5, 20] ("holds"), within [2, 50] ("holds approximately"), else "does not hold".
+- *GD's end point also depends on the init at a fixed γ*: spread of w₃ across inits > 1e-3 for
+  some γ ("holds"), else "does not hold".
+
+Measured (seed 0, 2026-12-01; 2 cores shared with other jobs, load ~6): reduced form 9 s (40
+neuron runs), full form 10 s (64 runs, a third lr). Both forms: every run reaches loss <= 4e-18
+on the predicted zero-loss set, w₃ spans 0.65 across γ at a fixed init -> **holds**; hypotheses:
+drift ratio 10.0 for a 10× lr ratio (first order: holds), w₃ spans 1.04 across inits (holds).
 """
 
 from __future__ import annotations
@@ -38,15 +57,17 @@ from __future__ import annotations
 import numpy as np
 
 from minnorm.comparison.plots import new_figure, save_figure
-from minnorm.studies._base import StudyResult, Timer, fmt, study_dir, torch_threads
+from minnorm.studies._base import Hypothesis, StudyResult, Timer, fmt, study_dir, torch_threads
 from minnorm.training.loop import train
 from minnorm.training.network import ShallowReLU
 
 NAME = "vardi-shamir"
 PAPER = "Vardi, Shamir (arXiv 2012.05156)"
-CLAIM = ("On relu(w·x) with inputs (3,−1,0),(4,2,0),(0,γ,γ) and targets α(16,18,0) every zero-loss w has "
-         "(w₁,w₂)=α(5,−1), but the w₃ GD reaches depends on γ and the init, so no explicit regulariser "
-         "explains GD; a²−‖(w,b)‖² is conserved up to O(lr)")
+CLAIM = ("Even for a single ReLU neuron with the square loss, GD's implicit regularisation is not any explicit "
+         "function of the parameters; for one-hidden-layer nets only balancedness (a²−‖(w,b)‖², conserved by "
+         "gradient flow) is (abstract)")
+#: A neuron run has reached the zero-loss set once its loss is at or below this.
+ZERO_LOSS = 1e-12
 
 INITS = [(1.0, 0.5, 0.5), (1.0, 0.5, 1.5), (0.5, 1.0, 3.0), (1.0, -0.5, 2.0)]
 
@@ -144,33 +165,50 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
     for (a, i, g), (w, _, _) in runs.items():
         if a == 1.0:
             nums[f"w3_init{i}_gamma{g:g}"] = w[2]
-    for lr, b in bal.items():
-        nums[f"balance_drift_lr{lr:g}"] = b["drift"]
-        nums[f"balance_final_loss_lr{lr:g}"] = b["loss"]
+    for lr_b, b in bal.items():
+        nums[f"balance_drift_lr{lr_b:g}"] = b["drift"]
+        nums[f"balance_final_loss_lr{lr_b:g}"] = b["loss"]
 
-    set_ok = err12 < 1e-6 and max_loss < 1e-12 and w3_ok and np.allclose(w12, [5.0, -1.0], atol=1e-12)
-    varies = spread_gamma > 1e-3 and spread_init > 1e-3
-    bal_ok = 5.0 <= ratio <= 20.0
-    if not set_ok or not (spread_gamma > 1e-3 or spread_init > 1e-3):
+    limited = sum(loss > ZERO_LOSS for (_, loss, _) in runs.values())
+    set_ok = err12 < 1e-6 and w3_ok and np.allclose(w12, [5.0, -1.0], atol=1e-12)
+    if limited:
+        verdict = "inconclusive"
+    elif not set_ok or not spread_gamma > 1e-3 or not ratio > 2.0:
         verdict = "does not hold"
-    elif varies and bal_ok:
-        verdict = "holds"
     else:
-        verdict = "holds approximately"
+        verdict = "holds"
     measured = (f"all {len(runs)} GD runs reach loss ≤ {fmt(max_loss, 2)} with (w₁,w₂)=α(5,−1) to "
-                f"{fmt(err12, 2)} and w₃ ≤ α; final w₃ spans {fmt(spread_gamma)} across γ ∈ "
-                f"[{gammas[0]:g}, {gammas[-1]:g}] (fixed init) and {fmt(spread_init)} across inits (fixed γ); "
+                f"{fmt(err12, 2)} and w₃ ≤ α, a zero-loss set that does not depend on γ; yet the final w₃ "
+                f"spans {fmt(spread_gamma)} across γ ∈ [{gammas[0]:g}, {gammas[-1]:g}] at a fixed init; "
                 f"balancedness drift {fmt(bal[lr_hi]['drift'], 2)} at lr={lr_hi:g} vs "
-                f"{fmt(bal[lr_hi / 10]['drift'], 2)} at lr={lr_hi / 10:g} (ratio {ratio:.1f}, same time T=10)")
+                f"{fmt(bal[lr_hi / 10]['drift'], 2)} at lr={lr_hi / 10:g} (same time T=10)")
+    h_rate = ("holds" if 5.0 <= ratio <= 20.0 else "holds approximately" if 2.0 <= ratio <= 50.0
+              else "does not hold")
+    hypotheses = [
+        Hypothesis("GD's balancedness drift is first order in lr (MATH E)",
+                   f"drift ratio {ratio:.2f} for a 10× lr ratio at the same training time", h_rate),
+        Hypothesis("GD's end point also depends on the initialisation at a fixed γ",
+                   f"w₃ spans {fmt(spread_init)} across {len(INITS)} inits (largest over γ)",
+                   "holds" if spread_init > 1e-3 else "does not hold"),
+    ]
+    optimisation = (f"single neuron: full-batch GD, lr={lr:g}, {steps} steps; final loss max {fmt(max_loss, 2)}, "
+                    f"median {fmt(float(np.median([v[1] for v in runs.values()])), 2)} over {len(runs)} runs; "
+                    f"{limited} optimisation-limited (loss > {ZERO_LOSS:g}). Balancedness nets (m=100, GD to "
+                    f"T=10): final MSE " + ", ".join(f"{fmt(b['loss'], 2)} (lr={lr_b:g})" for lr_b, b in bal.items())
+                    + " (the claim is about the whole trajectory, not the end point)")
+    nums["optimisation_limited_runs"] = limited
     details = [
         f"Arithmetic: 3·5 − (−1) = 16 and 4·5 + 2·(−1) = 18; solving the active equations gives "
         f"(w₁,w₂) = ({w12[0]:.12g}, {w12[1]:.12g}); the third point only requires w₃ ≤ α, for every γ > 0.",
         "Final w₃ (α = 1), rows = inits " + "; ".join(
             f"{INITS[i]}: " + ", ".join(f"{w3[(1.0, i, g)]:.4f}" for g in gammas) for i in range(len(INITS)))
         + f" for γ = {', '.join(f'{g:g}' for g in gammas)}.",
+        "The neuron x ↦ relu(w·x) has a 3-D input, which minnorm's univariate trainer does not represent; "
+        "gd_neuron is its full-batch GD.",
     ]
     figs = _figure(out, runs, gammas, bal)
-    return StudyResult(NAME, PAPER, CLAIM, measured, verdict, nums, figs, timer.elapsed, full, details)
+    return StudyResult(NAME, PAPER, CLAIM, measured, verdict, nums, figs, timer.elapsed, full, details,
+                       hypotheses=hypotheses, optimisation=optimisation)
 
 
 def _figure(out, runs, gammas, bal):
