@@ -320,6 +320,8 @@ def _figure_erm(out, ra, tnames, ns, ps):
     """Part (a): each trained distance (filled: at the minimum, hollow: optimisation-limited), the exact
     minimiser's (dotted) and the relative objective gap beside it, against n."""
     fig, ax = new_figure(len(tnames), 3, size=(4.2, 3.2))
+    fig.suptitle("Weight-decay ERM, λ_wd ∝ n^-p: trained (solid; hollow marker = optimisation-limited) and exact "
+                 "ERM minimiser (dotted)", fontsize=10)
     for i, t in enumerate(tnames):
         for k, p in enumerate(ps):
             c = f"C{k}"
@@ -332,9 +334,9 @@ def _figure_erm(out, ra, tnames, ns, ps):
                     a.plot(n, r["d"], "o", color=c, ms=4, mfc=c if r["reached"] else "none")
                 ax[i, 2].plot(ns, [max(r["gap"], 1e-16) for r in runs], "-o" if var == "V3" else "--s", color=c,
                               ms=3, lw=1, mfc="none", label=f"{var} p={p:g}")
-        ax[i, 0].set_title(f"{t}: V1 envelope violation")
-        ax[i, 1].set_title(f"{t}: V3 distance (dotted: exact ERM)")
-        ax[i, 2].set_title(f"{t}: relative objective gap")
+        ax[i, 0].set_title(f"{t}: V1 envelope violation", fontsize=9)
+        ax[i, 1].set_title(f"{t}: V3 distance to the B–F solution", fontsize=9)
+        ax[i, 2].set_title(f"{t}: relative objective gap (thresholds: V1 --, V3 —)", fontsize=9)
         for var, ls in (("V1", "--"), ("V3", "-")):
             ax[i, 2].axhline(GAP_TOL[var], color="k", ls=ls, lw=0.8)
         for a in ax[i]:
