@@ -252,23 +252,25 @@ def test_ppw_numbers_and_verdict(results):
 
     # Our hypotheses, each recomputed by its rule from the exact minimisers' numbers and part (b).
     hyps = row["hypotheses"]
-    assert len(hyps) == 3
+    assert len(hyps) == 4
     ps = sorted({p for _, _, p, _ in runs if p > 0})
     sizes = sorted({s for *_, s in runs})
     exact = {k: de for k, (_, de, _) in runs.items()}
     keys = {(v, t) for v, t, _, _ in runs}
+    # H0: part (a)'s rule on the exact minimisers (every run "reaches the minimum").
+    assert hyps[0]["verdict"] == _ppw_verdict_a({k: (de, de, 0.0) for k, de in exact.items()})[0]
     dec = all(exact[v, t, p, sizes[-1]] < exact[v, t, p, sizes[0]] for v, t in keys for p in ps)
     small = all(exact[v, t, p, sizes[-1]] < PPW_SMALL for v, t in keys for p in ps)
-    assert hyps[0]["verdict"] == ("holds" if dec and small else "holds approximately" if dec else "does not hold")
+    assert hyps[1]["verdict"] == ("holds" if dec and small else "holds approximately" if dec else "does not hold")
     within = []
     for v, t in keys:
         for p in ps:
             slope = np.polyfit(np.log(sizes), np.log([exact[v, t, p, s] for s in sizes]), 1)[0]
             assert n[f"h2_exactERM_slope_{v}_{t}_p{p:g}"] == pytest.approx(slope, abs=1e-12)
             within.append(abs(slope + p) <= PPW_RATE_TOL)
-    assert hyps[1]["verdict"] == ("holds" if all(within) else "does not hold")
+    assert hyps[2]["verdict"] == ("holds" if all(within) else "does not hold")
     assert n["h3_max_abs_f0_minus_bf0"] == pytest.approx(worst_bf, abs=1e-15)
-    assert hyps[2]["verdict"] == ("holds" if worst_bf <= 0.02 else "holds approximately" if worst_bf <= 0.1 else
+    assert hyps[3]["verdict"] == ("holds" if worst_bf <= 0.02 else "holds approximately" if worst_bf <= 0.1 else
                                   "does not hold")
 
 
