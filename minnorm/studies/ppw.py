@@ -107,7 +107,7 @@ Full form, seed 0, 2026-12-01 (reduced form in brackets: n ∈ {20, 40}, p ∈ {
 - H3 does not hold [does not hold]: without weight decay GD, SGD and Adam put f(0) 0.24--0.25 above
   the B--F value for |x| (near the chord 0.3): they pick a V1 minimiser, not the V3 one.
 
-Run times (measured, 2 cores shared with other jobs, so upper bounds): reduced 16 s; full 333 s.
+Run times (measured, 2 cores shared with other jobs, so upper bounds): reduced 16--25 s; full 333 s.
 """
 
 from __future__ import annotations
@@ -413,7 +413,7 @@ def _figure_erm(out, ra, tnames, ns, ps):
             a.set_xscale("log")
             a.set_yscale("log")
             a.set_xticks(ns, [str(n) for n in ns])
-            a.minorticks_off()
+            a.tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
             a.set_xlabel("n (m = 2n)")
         ax[i, 0].legend(fontsize=7)
         ax[i, 2].legend(fontsize=6, ncol=2)
