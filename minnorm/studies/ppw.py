@@ -30,11 +30,11 @@ Optimisation
 Full-batch Adam (L2 penalty), lr decayed by a cosine from the peak 0.05 to 5e-4, with a step budget
 per objective (``A_BUDGETS``, both forms): V1 20000 steps, V3 200000. Measured (n = 160, m = 320,
 the full form's 12 runs per objective, seed 0): 20000 steps leave V1 at gaps ≤ 7.0e-3 with every
-trained violation within 2e-4 of the exact minimiser's, but V3 at gaps up to 1.6e-2 (|x|, p = 2:
+trained violation within 2e-4 of the exact minimiser's, but V3 at gaps up to 1.6e-2 (\|x\|, p = 2:
 0.091 from the V3 solution against the exact minimiser's 2.4e-4, issue 11); 200000 steps bring V3
 to gaps ≤ 4.9e-3 (p = 2) and ≤ 2.7e-4 (p = 1); the same peak lr over 200k--1M steps makes V1
 runs lose units (gaps up to 1.19, issue 11), so V1 keeps 20000. 1M V3 steps (measured, n = 160,
-p ∈ {1, 2}, 331 s): p = 1 reaches gaps ≤ 9e-5 but p = 2 stays at 3.5e-4--2.3e-3 (|x| p = 2 is worse
+p ∈ {1, 2}, 331 s): p = 1 reaches gaps ≤ 9e-5 but p = 2 stays at 3.5e-4--2.3e-3 (\|x\| p = 2 is worse
 than at 200k: 3.5e-4 against 7.9e-5), so 5x the time would not test p = 2 either; not adopted.
 Other V3 schedules at n = 160, p ∈ {1, 2}, 200000 steps (measured): peak lr 0.02 gives p = 1 gaps
 1.0e-4--1.3e-4 and p = 2 2.3e-3--2.5e-3; a final lr ratio 1e-3 gives p = 2 up to 6.0e-3. Neither
@@ -50,12 +50,12 @@ A run is **optimisation-limited** when g > ``GAP_TOL`` (V1 1e-2, V3 1e-4). Why t
   :math:`M\sqrt{1+\bar\xi^2}\,(1 + a^2/(2(1+\bar\xi^2)^2))` and move f by Ma/2; as lam → 0 the
   objective is lam·R, so a relative gap g allows a sup-distance ≈ (M/√2)(1+ξ̄²)√g ≤ √(2g) here
   (M ≤ 2, ξ̄ ≈ 0): 0.014 at g = 1e-4, well below the 0.05 the verdict uses, while 1e-3 would allow
-  0.045. Measured: |trained − exact| ≤ 0.28√g over the full form's 48 V3 runs, 0.72√g for the
-  20000-step |x| run (0.091 at g = 1.6e-2) and 1.2√g in one run with a lower final lr (1.2e-3 at
+  0.045. Measured: \|trained − exact\| ≤ 0.28√g over the full form's 48 V3 runs, 0.72√g for the
+  20000-step \|x\| run (0.091 at g = 1.6e-2) and 1.2√g in one run with a lower final lr (1.2e-3 at
   g = 9.6e-7): within the derived √(2g).
 - V1: every convex f between tangents and chord is a minimiser, so g only measures leaving the
   envelope; leaving it by d needs an extra pair of slope changes of order d/δ, so d ≲ δ·R*·g, linear
-  in g (R* = ∫|f*''| ≈ 2, 4, 2.35 for |x|, x², eˣ): ≤ 0.012 at g = 1e-2. Measured: |trained − exact|
+  in g (R* = ∫|f*''| ≈ 2, 4, 2.35 for \|x\|, x², eˣ): ≤ 0.012 at g = 1e-2. Measured: \|trained − exact\|
   ≤ 2e-4 at gaps ≤ 7.0e-3 (48 runs at 20000 steps).
 
 Verdict rule
@@ -82,11 +82,11 @@ H2. A specific rate, distance ∝ λ_wd: "holds" if the least-squares slope of l
     against log n is within ``RATE_TOL`` = 0.25 of −p for every objective, target and p > 0, else
     "does not hold".
 H3. Without weight decay the optimisers pick the V3 (B--F) interpolant, not just some V1 minimiser:
-    "holds" if max |f(0) − B--F(0)| ≤ 0.02, "holds approximately" if ≤ 0.1, else "does not hold".
+    "holds" if max \|f(0) − B--F(0)\| ≤ 0.02, "holds approximately" if ≤ 0.1, else "does not hold".
 
 Measured
 --------
-Full form, seed 0, 2026-12-01 (reduced form in brackets: n ∈ {20, 40}, p ∈ {1, 2}, |x| and x²):
+Full form, seed 0, 2026-12-01 (reduced form in brackets: n ∈ {20, 40}, p ∈ {1, 2}, \|x\| and x²):
 
 - (a) V1: 0/48 runs optimisation-limited (max gap 7.0e-3, median 3.1e-5) [0/8]; V3: 6/48 (max
   4.9e-3, median 5.1e-6) [0/8]: x² and eˣ at p = 2, n = 80 (gaps 5.1e-4, 3.9e-4) and at p ∈ {1, 2},
@@ -102,10 +102,10 @@ Full form, seed 0, 2026-12-01 (reduced form in brackets: n ∈ {20, 40}, p ∈ {
   Adam steps do not reach it at p ≥ 1, n = 160.
 - H1 does not hold [does not hold]: at p = 0.5 the exact x² V3 distance grows (0.047 → 0.065) [p = 1:
   0.047 → 0.054].
-- H2 does not hold [does not hold]: 6/18 slopes within 0.25 of −p; |x| decays like λ_wd (−0.42,
+- H2 does not hold [does not hold]: 6/18 slopes within 0.25 of −p; \|x\| decays like λ_wd (−0.42,
   −0.92, −1.92 for p = 0.5, 1, 2) but x² and eˣ much more slowly (V3 at p = 2: −0.34, −0.52).
 - H3 does not hold [does not hold]: without weight decay GD, SGD and Adam put f(0) 0.24--0.25 above
-  the B--F value for |x| (near the chord 0.3): they pick a V1 minimiser, not the V3 one.
+  the B--F value for \|x\| (near the chord 0.3): they pick a V1 minimiser, not the V3 one.
 
 Run times (measured, 2 cores shared with other jobs, so upper bounds): reduced 16--25 s; full 333 s.
 """
