@@ -2,6 +2,7 @@
 of the same sweep, and the lr size rule it needs (train.lr = {c, alpha, beta})."""
 
 import copy
+import json
 import tomllib
 from pathlib import Path
 
@@ -84,6 +85,19 @@ def test_reduced_main_job_converges_and_its_distance_falls_with_width(tmp_path):
     # (measured medians 0.37, 0.28, 0.045; single seeds scatter by a factor 2-3)
     assert med[640] < 0.5 * med[40], med.to_dict()
     assert med[640] < 0.1, med.to_dict()
+    # ... to the kernel limit without affine part, not to the weighted spline with one (MATH D.2)
+    from solvers import PiecewiseLinear
+
+    from minnorm.comparison.metrics import linf_distance
+    from minnorm.comparison.problems import make_problem
+    from minnorm.comparison.references import solve_reference
+
+    p = make_problem("sin", "uniform", 6)
+    spline = solve_reference("spline:pm1-uniform", p.x, p.y, params={"c": 1.0})
+    wide = [json.loads(f) for f in df.loc[df["width"] == 640, "function"]]
+    to_spline = [linf_distance(PiecewiseLinear(d["nodes"], d["values"], d["slope_left"], d["slope_right"]), spline,
+                               p.eval_interval) for d in wide]
+    assert np.median(to_spline) > 2 * med[640], (to_spline, med[640])
     # the report redraws the (non-piecewise-linear) kernel limit from its stored samples
     from minnorm.comparison.sweeps.report import _StoredReference
     from minnorm.comparison.sweeps.store import load_references
