@@ -167,3 +167,56 @@ def test_distance_of_a_wide_net_takes_fewer_nodes_per_piece_without_losing_accur
     t = np.linspace(*iv, 600001)
     dense = np.max(np.abs(f(t) - ref(t)))
     assert dense - 1e-15 <= linf <= dense + 1e-6
+
+
+# ------------------------------------------------------------------------------ the decay-rate example
+RIDGE = Path(__file__).parent.parent / "examples" / "random_feature_ridge.toml"
+
+
+@pytest.mark.parametrize("rule_index", [0, 1])
+def test_ridge_example_mapped_lam_is_the_constant_of_its_limit(rule_index):
+    # The exact ridge minimiser of m = 1e5 frozen random features of the example's law (normal
+    # equations, tests/test_limits.py) against the exact kernel limit at the sweep's mapped lam:
+    # the constant is right if that limit is much closer than the limits at 2 lam and lam / 2.
+    from test_limits import ridge_minimiser
+
+    from minnorm.comparison.problems import problem_for_run
+    from minnorm.comparison.references import solve_reference
+    from minnorm.comparison.sweeps.run import _lam
+
+    with open(RIDGE, "rb") as fh:
+        d = tomllib.load(fh)
+    d = with_changes(d, {"model.width": 100_000, "seeds": 1, "output": {"report": False}})
+    d["train"]["weight_decay"] = d["train"]["weight_decay"][rule_index]
+    (run,) = expand(parse_config(d))
+    spec = run.spec
+    problem = problem_for_run(spec)
+    lam = _lam(spec, problem)
+    model = ShallowReLU(spec["model"]["width"], **_model_kwargs(spec))
+    t = np.linspace(*problem.eval_interval, 301)
+    f = ridge_minimiser(model, problem.x, problem.y, spec["train"]["weight_decay"])(t)
+    r = spec["reference"]
+
+    def dist(scale):
+        ref = solve_reference(r["name"], problem.x, problem.y, lam=scale * lam, params=r["params"])
+        return np.max(np.abs(f - ref(t)))
+
+    near, off = dist(1.0), min(dist(2.0), dist(0.5))
+    assert near < off / 3, (lam, near, off)
+
+
+def test_ridge_example_lr_is_stable_and_its_steps_suffice():
+    # the loss Hessian in a is (2/n) Phi^T Phi + wd I (a quadratic): GD is stable iff lr * lambda_max < 2
+    # and contracts the slowest direction by lr * wd per step
+    from minnorm.comparison.problems import problem_for_run
+
+    cfg = load_config(RIDGE)
+    for run in expand(cfg):
+        s = run.spec
+        x = problem_for_run(s).x
+        model = ShallowReLU(s["model"]["width"], **_model_kwargs(s))
+        phi = np.maximum(np.outer(x, model.w.detach().numpy()) + model.b.detach().numpy(), 0.0)
+        wd, lr = s["train"]["weight_decay"], s["train"]["lr"]
+        lmax = 2.0 / x.size * np.linalg.eigvalsh(phi @ phi.T)[-1] + wd
+        assert 0.5 < lr * lmax < 1.5, (s["model"]["width"], lr * lmax)
+        assert (1.0 - lr * wd) ** cfg.train["steps"] < 1e-12  # the slowest direction has converged
