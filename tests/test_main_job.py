@@ -220,3 +220,8 @@ def test_ridge_example_lr_is_stable_and_its_steps_suffice():
         lmax = 2.0 / x.size * np.linalg.eigvalsh(phi @ phi.T)[-1] + wd
         assert 0.5 < lr * lmax < 1.5, (s["model"]["width"], lr * lmax)
         assert (1.0 - lr * wd) ** cfg.train["steps"] < 1e-12  # the slowest direction has converged
+
+
+def test_plain_lrs_that_print_alike_stay_separate_rate_groups():
+    cfg = parse_config(with_changes(BASE, {"train.lr": [0.01, 0.0100000001]}))
+    assert len({r.coords["lr_rule"] for r in expand(cfg)}) == 2

@@ -848,7 +848,8 @@ class RunSpec:
             "output_scale": s["model"]["output_scale"],
             "optimizer": s["train"]["optimizer"],
             "lr": s["train"]["lr"],
-            "lr_rule": s["train"].get("lr_rule", f"{s['train']['lr']:g}"),
+            # a plain lr is its own rule, written exactly (two lrs never share a rate fit)
+            "lr_rule": s["train"].get("lr_rule", repr(float(s["train"]["lr"]))),
         }
 
     def to_json(self) -> str:
