@@ -22,12 +22,21 @@ import numpy as np
 
 from solvers import InputError
 
-__all__ = ["RateFit", "fit_rate", "fit_rates", "compute_rates", "format_rates", "rate_table", "SWEEP_AXES"]
+__all__ = ["RateFit", "fit_rate", "fit_rates", "compute_rates", "format_rates", "rate_table", "SWEEP_AXES",
+           "sweep_axes"]
 
 #: The columns of a :func:`fit_rates` table that describe the fit (the others are its group).
 _FIT_COLUMNS = ("x", "y", "exponent", "ci_low", "ci_high", "C", "n_points", "n_dropped", "n_groups", "r2")
 #: Grid axes of a sweep's results table (besides seed and weight decay), in the order tables show them.
-SWEEP_AXES = ("n", "weight_decay_rule", "init_ratio", "output_scale", "optimizer", "lr", "width")
+#: The weight decay and the lr are their rule labels: a rule such as lr = c/m gives each width its own
+#: value, and the runs of one rule belong to one fit.
+SWEEP_AXES = ("n", "weight_decay_rule", "init_ratio", "output_scale", "optimizer", "lr_rule", "width")
+
+
+def sweep_axes(df):
+    """:data:`SWEEP_AXES` for the results table ``df``; stores written before lr rules have no
+    ``lr_rule`` column and are split by ``lr`` itself."""
+    return tuple("lr" if a == "lr_rule" and "lr_rule" not in df.columns else a for a in SWEEP_AXES)
 
 
 @dataclass
@@ -223,7 +232,7 @@ def fit_rates(df, x="width", y="linf", by=None, *, seed_col="seed", n_boot=1000,
 # ----------------------------------------------------------------------------- sweep results
 def _rate_groups(df, x):
     """Columns that split a sweep's results into separate rate fits (the other varying axes)."""
-    cand = [a for a in SWEEP_AXES if a != "width"]
+    cand = [a for a in sweep_axes(df) if a != "width"]
     if x == "n":
         cand = ["width" if c == "n" else c for c in cand]
     return [c for c in cand if c != x and c in df.columns and df[c].nunique(dropna=True) > 1]

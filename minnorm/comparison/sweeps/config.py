@@ -33,7 +33,8 @@ Example
     [train]
     optimizer = "adam"              # or a list
     steps = 2000
-    lr = 0.01                       # peak lr (a number or a list)
+    lr = 0.01                       # peak lr: a number, a list, or a size rule {c, alpha, beta}
+                                    # (lr = c * n^alpha * m^beta, e.g. beta = -1 where the NTK grows with m)
     lr_schedule = "cosine"          # "constant" (default), "cosine" or "exponential"
     lr_final_ratio = 0.01           # lr at the last step / lr (default 0.01 when decaying)
     weight_decay = 1e-3             # a number, a list, or a schedule table {c, alpha, beta}
@@ -254,8 +255,13 @@ def _reject_unknown(path, table, allowed):
 
 # --------------------------------------------------------------------------- sections
 @dataclass(frozen=True)
-class WeightDecaySchedule:
-    r"""Weight decay :math:`\lambda = c\,n^{\alpha}\,m^{\beta}` (n data points, m width)."""
+class SizeRule:
+    r"""A value set per run by the data size n and the width m: :math:`c\,n^{\alpha}\,m^{\beta}`.
+
+    Used for the weight decay (:math:`\lambda = c\,n^{\alpha}m^{\beta}`) and for the learning rate
+    (e.g. :math:`\eta = c/m` in the kernel regime of a standard-parametrised net, whose NTK Gram,
+    hence the largest stable step, scales with m).
+    """
 
     c: float
     alpha: float = 0.0
@@ -267,6 +273,10 @@ class WeightDecaySchedule:
     @property
     def label(self):
         return f"{self.c:g}*n^{self.alpha:g}*m^{self.beta:g}"
+
+
+#: The name under which weight-decay schedules were introduced (the same rule).
+WeightDecaySchedule = SizeRule
 
 
 @dataclass
@@ -289,8 +299,8 @@ class SweepConfig:
         ``|a|/||(w,b)||`` (MATH E) changes by rho while the scale of f at init stays the same.
         ``output_scale`` sets the output-layer scale directly (network default when omitted).
     train : dict
-        ``optimizer`` (list), ``steps``, ``lr`` (list), ``weight_decay`` (list of floats and
-        :class:`WeightDecaySchedule`), ``penalize_bias``, ``batch_size``,
+        ``optimizer`` (list), ``steps``, ``lr`` (list of floats and :class:`SizeRule`),
+        ``weight_decay`` (list of floats and :class:`SizeRule`), ``penalize_bias``, ``batch_size``,
         ``noise_temperature``, ``train_first_layer``, ``lr_schedule`` (``"constant"``,
         ``"cosine"`` or ``"exponential"``) and ``lr_final_ratio`` (the schedule's factor at the
         last step; 1 for constant, default 0.01 otherwise; :func:`minnorm.training.options.lr_sequence`).
@@ -349,25 +359,30 @@ _METRICS = {"interval", "main"}
 _OUTPUT = {"dir", "report"}
 
 
-def _weight_decay(path, v):
+def _size_rule_grid(path, v, *, positive):
+    """A number, a size-rule table {c, alpha, beta} (:class:`SizeRule`), or a list of them."""
     def one(p, item):
         if isinstance(item, dict):
             _reject_unknown(p, item, {"c", "alpha", "beta"})
             if "c" not in item:
-                raise ConfigError(f"{p}.c: required in a weight-decay schedule (lambda = c * n^alpha * m^beta)")
-            return WeightDecaySchedule(
-                _num(f"{p}.c", item["c"], nonneg=True),
+                raise ConfigError(f"{p}.c: required in a size rule (value = c * n^alpha * m^beta)")
+            return SizeRule(
+                _num(f"{p}.c", item["c"], positive=positive, nonneg=not positive),
                 _num(f"{p}.alpha", item.get("alpha", 0.0)),
                 _num(f"{p}.beta", item.get("beta", 0.0)),
             )
         if not _is_num(item):
             raise ConfigError(
                 f"{path}: expected a number or list of numbers, got {_tname(item)} "
-                f"(or a schedule table {{c, alpha, beta}})"
+                f"(or a size rule table {{c, alpha, beta}})"
             )
-        return _num(p, item, nonneg=True)
+        return _num(p, item, positive=positive, nonneg=not positive)
 
     return _grid(path, v, one, "a number or list of numbers")
+
+
+def _weight_decay(path, v):
+    return _size_rule_grid(path, v, positive=False)
 
 
 def _lr_schedule(t):
@@ -596,19 +611,23 @@ def _check_runs(problem, model, train, data_sizes):
         if "gd" in train["optimizer"] and bs < n_max:
             raise ConfigError(f"train.batch_size: optimizer \"gd\" is full-batch, but batch_size = {bs} < n = {n_max} "
                               "(use optimizer = \"sgd\" or \"adam\", or drop batch_size)")
-    for i, wd in enumerate(train["weight_decay"]):
-        if not isinstance(wd, WeightDecaySchedule):
-            continue
-        path = "train.weight_decay" if len(train["weight_decay"]) == 1 else f"train.weight_decay[{i}]"
-        for n in data_sizes:
-            for m in model["width"]:
-                try:
-                    value = wd(n, m)
-                except OverflowError:
-                    value = math.inf
-                if not math.isfinite(value):
-                    raise ConfigError(f"{path}: the schedule {wd.label} overflows float64 at n = {n}, width = {m}; "
-                                      "expected a finite weight decay (smaller alpha, beta or c)")
+    for key, what in (("weight_decay", "weight decay"), ("lr", "learning rate")):
+        for i, rule in enumerate(train[key]):
+            if not isinstance(rule, SizeRule):
+                continue
+            path = f"train.{key}" if len(train[key]) == 1 else f"train.{key}[{i}]"
+            for n in data_sizes:
+                for m in model["width"]:
+                    try:
+                        value = rule(n, m)
+                    except OverflowError:
+                        value = math.inf
+                    if not math.isfinite(value):
+                        raise ConfigError(f"{path}: the rule {rule.label} overflows float64 at n = {n}, width = {m}; "
+                                          f"expected a finite {what} (smaller alpha, beta or c)")
+                    if key == "lr" and value == 0.0:
+                        raise ConfigError(f"{path}: the rule {rule.label} underflows to 0 at n = {n}, width = {m}; "
+                                          "expected a positive learning rate")
 
 
 def parse_config(data: dict, *, source=None) -> SweepConfig:
@@ -710,7 +729,7 @@ def parse_config(data: dict, *, source=None) -> SweepConfig:
     train = {
         "optimizer": _str_list("train.optimizer", t.get("optimizer", "gd"), OPTIMIZERS),
         "steps": _num("train.steps", t["steps"], integer=True, positive=True),
-        "lr": _num_list("train.lr", t["lr"], positive=True),
+        "lr": _size_rule_grid("train.lr", t["lr"], positive=True),
         "weight_decay": _weight_decay("train.weight_decay", t.get("weight_decay", 0.0)),
         "penalize_bias": _bool("train.penalize_bias", t.get("penalize_bias", False)),
         "penalize_affine": _bool("train.penalize_affine", t.get("penalize_affine", False)),
@@ -808,6 +827,7 @@ class RunSpec:
                 sub = sub[k]
             sub.pop(path[-1], None)
         d["train"].pop("weight_decay_rule", None)
+        d["train"].pop("lr_rule", None)
         return canonical_hash(d)
 
     @property
@@ -828,6 +848,8 @@ class RunSpec:
             "output_scale": s["model"]["output_scale"],
             "optimizer": s["train"]["optimizer"],
             "lr": s["train"]["lr"],
+            # a plain lr is its own rule, written exactly (two lrs never share a rate fit)
+            "lr_rule": s["train"].get("lr_rule", repr(float(s["train"]["lr"]))),
         }
 
     def to_json(self) -> str:
@@ -847,8 +869,8 @@ def _train_spec(train):
 def expand(config: SweepConfig) -> list[RunSpec]:
     """All runs of the sweep (Cartesian product of its grid axes), in a deterministic order.
 
-    Weight-decay schedules are evaluated per run at its (n, width); the rule is kept as a label
-    (``weight_decay_rule``) so runs can be grouped by it.
+    Weight-decay and lr size rules are evaluated per run at its (n, width); the rule is kept as a
+    label (``weight_decay_rule``, ``lr_rule``) so runs can be grouped by it.
     """
     axes = config.grid_axes()
     names = list(axes)
@@ -856,16 +878,20 @@ def expand(config: SweepConfig) -> list[RunSpec]:
     for values in itertools.product(*(axes[k] for k in names)):
         c = dict(zip(names, values))
         wd = c["weight_decay"]
-        if isinstance(wd, WeightDecaySchedule):
+        if isinstance(wd, SizeRule):
             wd_value, rule = float(wd(c["n"], c["width"])), wd.label
         else:
             wd_value, rule = float(wd), f"{wd:g}"
+        # A plain lr is stored as before (no rule label), so existing runs keep their keys.
+        lr = c["lr"]
+        lr_part = ({"lr": float(lr(c["n"], c["width"])), "lr_rule": lr.label} if isinstance(lr, SizeRule)
+                   else {"lr": lr})
         spec = {
             "problem": {**config.problem, "n": c["n"]},
             "reference": copy.deepcopy(config.reference),
             "model": {**copy.deepcopy(config.model), "width": c["width"], "init_ratio": c["init_ratio"],
                       "output_scale": c["output_scale"]},
-            "train": {**_train_spec(config.train), "optimizer": c["optimizer"], "lr": c["lr"],
+            "train": {**_train_spec(config.train), "optimizer": c["optimizer"], **lr_part,
                       "weight_decay": wd_value, "weight_decay_rule": rule},
             "metrics": dict(config.metrics),
             "seed": c["seed"],
@@ -887,7 +913,7 @@ def group_populations(runs) -> dict[str, list[RunSpec]]:
 def config_to_dict(config: SweepConfig) -> dict:
     """Plain-data form of a config (schedules as tables), e.g. for the report."""
     def wd(v):
-        return {"c": v.c, "alpha": v.alpha, "beta": v.beta} if isinstance(v, WeightDecaySchedule) else v
+        return {"c": v.c, "alpha": v.alpha, "beta": v.beta} if isinstance(v, SizeRule) else v
 
     return {
         "name": config.name,
@@ -896,7 +922,8 @@ def config_to_dict(config: SweepConfig) -> dict:
         "problem": dict(config.problem),
         "reference": dict(config.reference),
         "model": dict(config.model),
-        "train": {**config.train, "weight_decay": [wd(v) for v in config.train["weight_decay"]]},
+        "train": {**config.train, "weight_decay": [wd(v) for v in config.train["weight_decay"]],
+                  "lr": [wd(v) for v in config.train["lr"]]},
         "metrics": dict(config.metrics),
         "output": dict(config.output),
     }

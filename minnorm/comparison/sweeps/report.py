@@ -18,7 +18,7 @@ import numpy as np
 from solvers import PiecewiseLinear
 
 from minnorm.comparison.problems import problem_for_run
-from minnorm.comparison.rates import SWEEP_AXES, compute_rates, rate_table
+from minnorm.comparison.rates import compute_rates, rate_table, sweep_axes
 from minnorm.comparison.sweeps.store import STORE_NAME, load_references, load_results, load_sweeps
 
 __all__ = ["write_figures", "write_report", "SECONDARY_METRICS"]
@@ -48,7 +48,7 @@ def _metrics(df, main):
 
 
 def _varying(df, exclude=("seed",)):
-    return [a for a in SWEEP_AXES if a in df.columns and a not in exclude and df[a].nunique(dropna=True) > 1]
+    return [a for a in sweep_axes(df) if a in df.columns and a not in exclude and df[a].nunique(dropna=True) > 1]
 
 
 def _safe_name(text):
@@ -142,7 +142,10 @@ class _StoredReference:
     def __init__(self, rec):
         self.name = rec["name"]
         grid, f = np.asarray(rec["grid"]), np.asarray(rec["f"])
-        self.solution = _function(rec["function"]) if "function" in rec else (lambda t: np.interp(t, grid, f))
+        # Only a piecewise-linear reference is stored as its exact function; others (a spline's
+        # kernel expansion, ...) are drawn from their stored samples.
+        exact = "nodes" in rec.get("function", {})
+        self.solution = _function(rec["function"]) if exact else (lambda t: np.interp(t, grid, f))
         env = rec.get("envelope")
         self.envelope = None if env is None else _SampledEnvelope(grid, np.asarray(env["lo"]), np.asarray(env["hi"]))
 
@@ -176,7 +179,7 @@ def _fit_figures(ok, out, figdir, n_fits):
 
 
 def _label(row):
-    parts = [f"{a}={row[a]}" for a in ("n", "weight_decay_rule", "optimizer", "lr", "init_ratio", "output_scale")
+    parts = [f"{a}={row[a]}" for a in ("n", "weight_decay_rule", "optimizer", "lr_rule", "init_ratio", "output_scale")
              if a in row and row[a] is not None and not (isinstance(row[a], float) and np.isnan(row[a]))]
     return ", ".join(parts)
 
@@ -256,7 +259,7 @@ def write_report(out_dir, *, figures=True):
 
     L += ["## Metrics per setting (median over seeds)", ""]
     if len(ok) and chosen:
-        by = [a for a in SWEEP_AXES if a in ok.columns and ok[a].nunique(dropna=True) >= 1 and ok[a].notna().any()]
+        by = [a for a in sweep_axes(ok) if a in ok.columns and ok[a].nunique(dropna=True) >= 1 and ok[a].notna().any()]
         by = [a for a in by if a in _varying(ok) or a == "width"]
         agg = ok.groupby(by, dropna=False)[chosen].median().reset_index()
         agg.insert(len(by), "seeds", ok.groupby(by, dropna=False).size().to_numpy())
