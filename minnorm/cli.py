@@ -22,7 +22,8 @@ __all__ = ["main", "build_parser"]
 
 _EPILOG_MAIN = """\
 examples:
-  minnorm sweep examples/quickstart.toml              # run, then write figures and report.md
+  minnorm sweep examples/kernel_regime.toml           # the main job: run, then figures and report.md
+  minnorm sweep examples/quickstart.toml              # the weight-decay regime example
   minnorm sweep cfg.toml --out runs/x --workers 8     # 8 local worker processes
   minnorm sweep cfg.toml --scheduler tcp://head:8786  # on a Dask cluster
   minnorm solve data.csv --variant skip               # exact minimum-norm interpolant

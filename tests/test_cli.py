@@ -192,8 +192,10 @@ def test_reproduce_one_study_writes_report(tmp_path, capsys):
     report = (tmp_path / "report.md").read_text()
     assert "## vardi-shamir: Vardi, Shamir (arXiv 2012.05156)" in report
     # The exact verdict line ("holds" alone would also match "does not hold"/"holds approximately").
-    verdicts = re.findall(r"^\*Verdict:\* \*\*(.+?)\*\* \(reduced form, ", report, flags=re.M)
+    verdicts = re.findall(r"^\*Verdict on the paper's claim:\* \*\*(.+?)\*\* \(reduced form, ", report, flags=re.M)
     assert verdicts == ["holds"]
-    assert re.search(r"^\| vardi-shamir \| .* \| \*\*holds\*\* \| [0-9.]+ s \|$", report, flags=re.M)
+    # summary row: ... | verdict | our hypotheses' verdicts | runtime |
+    assert re.search(r"^\| vardi-shamir \| .* \| \*\*holds\*\* \| (holds|holds approximately|does not hold|inconclusive)"
+                     r"(; (holds|holds approximately|does not hold|inconclusive))* \| [0-9.]+ s \|$", report, flags=re.M)
     assert main(["reproduce", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown study 'nope'" in capsys.readouterr().err

@@ -63,7 +63,8 @@ KEY_DOCS = {
     "train": {
         "optimizer": "Optimiser (or a list: a grid axis).",
         "steps": "Number of steps.",
-        "lr": "Peak learning rate (number or list: a grid axis).",
+        "lr": ("Peak learning rate (number, list: a grid axis, or a size rule table ``{c, alpha, beta}``: "
+               "lr = c·n^α·m^β, e.g. ``beta = -1`` in the kernel regime, where the NTK grows like m)."),
         "weight_decay": "Weight decay (number, list, or a schedule table ``{c, alpha, beta}``:"
                         " λ = c·n^α·m^β).",
         "penalize_bias": "Penalise the hidden biases b (variants ``bias``/``bias-no-skip``).",
