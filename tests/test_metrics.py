@@ -320,3 +320,21 @@ def test_compare_accepts_torch_module():
     a = compare(model, ref, p)
     b = compare(mn.to_function(model), ref, p)
     assert a == b or all((math.isnan(a[k]) and math.isnan(b[k])) or a[k] == b[k] for k in a)
+
+
+def test_knot_mass_at_data_closed_form():
+    """f = relu(x) - 3 relu(x - 0.5) + relu(x - 0.7): with data {0, 1} and data_tol = 0.1 only the knot
+    at 0 is at the data, so the fraction is 1/(1 + 3 + 1); a kink pair closer than merge_tol with
+    opposite jumps cancels (as antisymmetric partners in the kernel regime)."""
+    x = np.array([0.0, 1.0])
+    f = PL.from_knots([0.0, 0.5, 0.7], [1.0, -3.0, 1.0], 0.0, 0.0)
+
+    def mass(g, tol, merge):
+        return knots_per_interval(g, x, merge_tol=merge, jump_tol=0.0, data_tol=tol).mass_at_data
+
+    assert mass(f, 0.1, 0.0) == pytest.approx(1 / 5, rel=1e-12)
+    assert mass(f, 0.31, 0.0) == pytest.approx(2 / 5, rel=1e-12)  # 0.7 is 0.3 from 1
+    g = PL.from_knots([0.0, 0.5, 0.5 + 1e-9], [1.0, -3.0, 3.0], 0.0, 0.0)
+    assert mass(g, 0.1, 1e-6) == pytest.approx(1.0, rel=1e-12)
+    assert mass(g, 0.1, 0.0) == pytest.approx(1 / 7, rel=1e-12)
+    assert math.isnan(mass(PL.from_knots([], [], 1.0, 0.0), 0.1, 0.0))

@@ -229,22 +229,6 @@ def test_williams_numbers_and_verdict(results):
     assert hypothesis_verdicts(results, "williams") == [hyp]
 
 
-def test_knot_mass_near_data_closed_form():
-    """f = relu(x) - 3 relu(x - 0.5) + relu(x - 0.7): with data {0, 1} and delta = 0.1 only the knot
-    at 0 is near the data, so the fraction is 1/(1 + 3 + 1); a kink pair closer than merge_tol with
-    opposite jumps cancels (as ASI partners in the kernel regime)."""
-    from minnorm.studies.williams import knot_mass_near_data
-    from solvers import PiecewiseLinear
-
-    x = np.array([0.0, 1.0])
-    f = PiecewiseLinear.from_knots([0.0, 0.5, 0.7], [1.0, -3.0, 1.0], 0.0, 0.0)
-    assert knot_mass_near_data(f, x, 0.1, 0.0) == pytest.approx(1 / 5, rel=1e-12)
-    assert knot_mass_near_data(f, x, 0.31, 0.0) == pytest.approx(2 / 5, rel=1e-12)  # 0.7 is 0.3 from 1
-    g = PiecewiseLinear.from_knots([0.0, 0.5, 0.5 + 1e-9], [1.0, -3.0, 3.0], 0.0, 0.0)
-    assert knot_mass_near_data(g, x, 0.1, 1e-6) == pytest.approx(1.0, rel=1e-12)
-    assert knot_mass_near_data(g, x, 0.1, 0.0) == pytest.approx(1 / 7, rel=1e-12)
-
-
 def test_shevchenko_numbers_and_verdict(results):
     n = numbers(results, "shevchenko")
     counts = {k: v for k, v in n.items() if k.startswith("count_seed")}

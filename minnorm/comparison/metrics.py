@@ -410,6 +410,8 @@ class KnotCounts:
         Knots strictly inside each open data interval (x_i, x_{i+1}) (and not at a data point).
     at_data : ndarray of int, shape (n,)
         Knots within ``data_tol`` of each data point.
+    near_data : ndarray of bool, shape (len(knots),)
+        Whether each clustered knot is within ``data_tol`` of a data point.
     left, right : int
         Knots left of x_1 / right of x_n (and not at them).
     data_tol : float
@@ -425,6 +427,21 @@ class KnotCounts:
     right: int
     data_tol: float
     num_raw: int = 0
+    near_data: np.ndarray = None
+
+    @property
+    def mass_at_data(self):
+        r"""Fraction of the kept curvature carried by knots at the data (NaN without knots).
+
+        .. math:: \frac{\sum_k |J_k|\,[\min_i |t_k - x_i| \le \text{data\_tol}]}{\sum_k |J_k|}
+
+        Williams et al.'s "knots cluster at the sample points" read as a number (1 = all of it).
+        """
+        mass = np.abs(self.jumps)
+        total = float(np.sum(mass))
+        if not total > 0:
+            return float("nan")
+        return float(np.sum(mass[self.near_data]) / total)
 
     @property
     def max_per_interval(self):
@@ -490,7 +507,7 @@ def knots_per_interval(f, x, *, merge_tol=1e-2, jump_tol=1e-2, data_tol=None) ->
     inside = rest[(rest > xs[0]) & (rest < xs[-1])]
     per = np.bincount(np.searchsorted(xs, inside) - 1, minlength=xs.size - 1)
     return KnotCounts(knots=t, jumps=J, per_interval=per.astype(int), at_data=at_data.astype(int),
-                      left=left, right=right, data_tol=float(data_tol), num_raw=int(t_raw.size))
+                      left=left, right=right, data_tol=float(data_tol), num_raw=int(t_raw.size), near_data=at)
 
 
 def train_loss(f, x, y):

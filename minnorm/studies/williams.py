@@ -147,21 +147,13 @@ def _backend_check(inits, x, Y, lr, steps=200):
     return max(float(np.max(np.abs(p - q))) for p, q in zip(*params))
 
 
-def knot_mass_near_data(f, x, delta, merge_tol):
-    r"""Fraction of :math:`\int|f''|` carried by knots within ``delta`` of a data point.
+def knot_mass_near_data(f, x, delta, merge_fraction):
+    """Fraction of ∫|f''| within ``delta`` of the data, kinks merged within ``merge_fraction`` of the range.
 
-    .. math:: \frac{\sum_k |J_k|\,[\min_i |t_k - x_i| \le \delta]}{\sum_k |J_k|},
-
-    over the knots :math:`t_k` (jumps :math:`J_k`) of the PL function ``f`` after merging knots
-    closer than ``merge_tol`` (absolute; jumps added, at the jump-weighted centre).
-    NaN if ``f`` has no kink.
+    :attr:`minnorm.comparison.metrics.KnotCounts.mass_at_data` of
+    ``knots_per_interval(f, x, merge_tol=merge_fraction, jump_tol=0, data_tol=delta)``.
     """
-    merged = solvers.PiecewiseLinear.from_knots(f.knots, f.jumps, 0.0, 0.0, merge_tol=merge_tol)
-    t, J = merged.knots, np.abs(merged.jumps)
-    if t.size == 0 or not np.any(J > 0):
-        return float("nan")
-    near = np.min(np.abs(t[:, None] - np.asarray(x, float)[None, :]), axis=1) <= delta
-    return float(np.sum(J[near]) / np.sum(J))
+    return metrics.knots_per_interval(f, x, merge_tol=merge_fraction, jump_tol=0.0, data_tol=delta).mass_at_data
 
 
 def _train_to_target(models, x, Y, lr, *, chunk, cap):
@@ -220,7 +212,7 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
         res[(t, r)] = {
             "f": f,
             "d_spline": metrics.linf_distance(f, refs[t], hull),
-            "knot_mass": knot_mass_near_data(f, x, delta, merge_tol),
+            "knot_mass": knot_mass_near_data(f, x, delta, MERGE_FRACTION),
             "viol": metrics.envelope_violation(f, envs[t], hull),
             "tv": float(f.total_variation()),
             "cost": cost,
@@ -282,7 +274,7 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
         kc = metrics.knots_per_interval(v["f"], x)
         inside = kc.knots[np.min(np.abs(kc.knots[:, None] - x[None, :]), axis=1) > kc.data_tol]
         nums[f"{_key(t)}_rho{rhos[-1]:g}_knot_mass_near_data_quarter_spacing"] = knot_mass_near_data(
-            v["f"], x, 2.5 * delta, merge_tol)
+            v["f"], x, 2.5 * delta, MERGE_FRACTION)
         details.append(f"{t}, ρ={rhos[-1]:g}: knot mass within {fmt(2.5 * delta, 2)} (a quarter spacing) of the data "
                        f"{fmt(nums[f'{_key(t)}_rho{rhos[-1]:g}_knot_mass_near_data_quarter_spacing'])}; clustered "
                        f"knots (metrics.knots_per_interval) {int(kc.at_data.sum())} at data points, "
