@@ -50,7 +50,9 @@ Oracles
    :math:`f'(\mp\infty)` over the optimal face (found by four more LPs, not by a formula). The
    MILP's support is re-verified by an LP restricted to it. The MILP count is an upper bound on
    the true minimum (positions are restricted), so the library's sparsest count must not exceed
-   it; equality is asserted, and a library count below it would expose a gap in the candidate set.
+   it. A library count below it must be verified instead: the LP restricted to the library's own
+   support must reach the optimal cost (a MILP over nearly coincident candidates, 6e-10 apart, was
+   seen to settle for 7 knots where a 2-knot support on its grid reaches it).
 
 4. **Dictionary LP for R(f)** (MATH A.2 by definition). Units :math:`(w,b)=(\cos\theta,\sin\theta)`
    on a uniform grid of the unit circle (both orientations of every kink :math:`-b/w=-\tan\theta`,
@@ -392,9 +394,15 @@ def check_sparsest(x, y, variant):
     record(f"sparsest |library-MILP| knots {variant}", abs(sol.knots.size - count))
     assert sol.knots.size <= count, (
         f"library's sparsest has {sol.knots.size} knots {sol.knots}, the MILP found {count} at {knots}")
-    assert sol.knots.size == count, (
-        f"library's sparsest has {sol.knots.size} knots, fewer than the MILP's {count}: the oracle's "
-        "candidate grid misses a position")
+    if sol.knots.size < count:
+        # Sparser than the MILP: right only if the library's own support carries a minimiser, which
+        # the oracle's LP restricted to exactly those knots decides. (Seen: candidates 6e-10 apart
+        # made HiGHS's MILP settle for 7 knots while a 2-knot support on its own grid reaches R.)
+        restricted = GridLP(x, y, sol.knots, variant).value()
+        assert restricted <= R * (1 + 1e-9) + 1e-12, (
+            f"library's sparsest has {sol.knots.size} knots, fewer than the MILP's {count}, but the LP on "
+            f"its support costs {restricted} > R = {R}")
+        record(f"sparsest: library sparser than the MILP, verified by LP {variant}", count - sol.knots.size)
 
 
 @pytest.mark.parametrize("variant", ["skip", "no-skip"])
