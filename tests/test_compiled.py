@@ -209,6 +209,24 @@ def test_minibatch_divergence_record():
     assert out[3][1].stop_reason == "diverged" and out[3][0].stop_reason == "steps"
 
 
+def test_kernels_compile_without_a_writable_cache(monkeypatch):
+    """Where numba finds no writable cache directory it refuses cache=True at decoration time
+    (RuntimeError "cannot cache function ..."); the kernels are then compiled uncached, with a warning."""
+    from minnorm.training import compiled
+
+    def fake_njit(cache=False, **options):
+        if cache:
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'compiled.py'")
+        return lambda func: ("uncached", func, options)
+
+    monkeypatch.setattr(compiled, "njit", fake_njit)
+    monkeypatch.setattr(compiled, "_cache", [True])
+    with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR"):
+        first = compiled._jit(len)
+    assert first == ("uncached", len, {"error_model": "numpy"})
+    assert compiled._jit(abs)[0] == "uncached"  # decided once, no second warning needed
+
+
 @pytest.mark.parametrize("bad", ["numba", "", None, 1])
 def test_bad_backend_is_an_input_error(bad):
     x, y = _data()

@@ -29,6 +29,15 @@ and passed to the kernel as arrays (at most ``_DRAW_BYTES`` per chunk), so that 
 see the same batches and the same noise. Those Python calls (one ``normal_`` per network and
 step) then cost more than the kernel's arithmetic at small sizes.
 
+Compile cost (numba 0.68, one kernel signature serves gd, sgd, adam, noise and minibatches;
+CPU seconds of a fresh process on the 2-core machine type, measured with time.process_time
+around the first and second ``train()`` call, the machine shared): compiling into an empty
+cache 10.2 s (gd, adam) to 11.1 s (sgd with noise; includes torch's first randperm/normal_),
+paid once per source version; loading from the disk cache 0.52-0.57 s per process. The cache
+is where numba puts it (``_jit``): ``NUMBA_CACHE_DIR``, ``__pycache__`` beside this file, or
+``~/.cache/numba`` when the package is read-only (checked on a read-only bind mount); with no
+writable place at all the kernels compile in every process, with a warning.
+
 Statistics (loss, penalty, objective, grad norm, balance drift) of the parameters *before* the
 update are written at every step ``t`` with ``t % log_every == 0`` (as on the torch path, the
 loss is the full-data MSE and the grad norm the minibatch gradient's); the kernel is called in
@@ -37,6 +46,7 @@ that a long run returns to Python (and to Ctrl-C) regularly.
 """
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -49,9 +59,27 @@ from minnorm.training.population import _NAMES
 
 __all__ = ["supports", "run_compiled"]
 
-#: IEEE arithmetic (x/0 = inf or nan, as torch) instead of numba's default ZeroDivisionError,
-#: which also costs a test before every division. No fastmath: it would reorder the arithmetic.
-_jit = njit(cache=True, error_model="numpy")
+_JIT_OPTIONS = {"error_model": "numpy"}  # IEEE x/0 = inf or nan (as torch), not ZeroDivisionError
+_cache = [True]
+
+
+def _jit(func):
+    """``numba.njit`` with IEEE division (numba's default tests every divisor, to raise) and no
+    fastmath (it would reorder the arithmetic), cached on disk where numba finds a writable
+    place: ``NUMBA_CACHE_DIR``, else ``__pycache__`` next to this file, else the user's cache
+    directory (``~/.cache/numba``). Where none is writable numba refuses ``cache=True`` at
+    decoration time (RuntimeError); the kernels are then compiled in every process, with a warning."""
+    if _cache[0]:
+        try:
+            return njit(cache=True, **_JIT_OPTIONS)(func)
+        except RuntimeError as exc:
+            if "cannot cache" not in str(exc):
+                raise
+            _cache[0] = False
+            warnings.warn(f"minnorm's compiled trainer cannot cache its kernels ({exc}); they are compiled "
+                          "in every process (seconds): set NUMBA_CACHE_DIR to a writable directory",
+                          RuntimeWarning, stacklevel=2)
+    return njit(**_JIT_OPTIONS)(func)
 
 #: stats columns, in the order of objective._HISTORY_KEYS
 _N_STATS = 5
