@@ -107,15 +107,17 @@ def supports(pop, *, optimizer, batch_size, temp, eps):
 
 
 @_jit
-def _forward(xs, yk, ak, wk, bk, c, d, ek, idx, m, kap, work):
+def _forward(xp, yk, ak, wk, bk, c, d, ek, idx, m, kap, work):
     """Boundaries, forward pass and the tables of active-range sums of one network; returns the MSE.
 
-    Each boundary e_j is walked from its warm start until the sign test agrees: the points left
-    of e are those where (x*w + b > 0) differs from (w > 0), a prefix in both facings. Unit j is
+    ``xp`` is the sorted data between sentinels, ``[-inf, x_0, ..., x_{B-1}, inf]``. Each
+    boundary e_j is walked from its warm start until the sign test agrees: the points left of e
+    are those where (x*w + b > 0) differs from (w > 0), a prefix in both facings. Unit j is
     binned at ``idx_j = e_j`` (w > 0) or ``B+1+e_j``; after the call ``work[4][idx_j]`` and
     ``work[5][idx_j]`` are the sums of g*x and g over its active range.
     """
-    B = xs.shape[0]
+    B = xp.shape[0] - 2
+    xs = xp[1:B + 1]
     nb = B + 1
     c0 = work[0]
     c1 = work[1]
@@ -127,10 +129,17 @@ def _forward(xs, yk, ak, wk, bk, c, d, ek, idx, m, kap, work):
         b = bk[j]
         e = min(ek[j], B)  # a minibatch may be shorter than the one e was found on
         pos = w > 0.0
-        while e < B and (xs[e] * w + b > 0.0) != pos:
-            e += 1
-        while e > 0 and (xs[e - 1] * w + b > 0.0) == pos:
-            e -= 1
+        # Most boundaries stay put: test both neighbours without branching on e's range (the
+        # sentinels answer "stay" at both ends for w != 0; e == 0 covers w == 0 and NaN), and
+        # walk only if one disagrees. The range tests of the walk were mispredicted branches
+        # (e is 0 or B for many units): 1.6-1.8x faster boundaries at m >= 1000, measured.
+        right = xp[e + 1] * w + b > 0.0
+        left = xp[e] * w + b > 0.0
+        if not ((right == pos) & ((left != pos) | (e == 0))):
+            while e < B and (xp[e + 1] * w + b > 0.0) != pos:
+                e += 1
+            while e > 0 and (xp[e] * w + b > 0.0) == pos:
+                e -= 1
         ek[j] = e
         i = e if pos else e + nb
         idx[j] = i
@@ -221,7 +230,32 @@ def _adam(p, g, mj, vj, b1, om1, b2, om2, step_lr, s2, eps):
 
 
 @_jit
-def _run_chunk(xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, factors, bc1, sbc2,
+def _adam_array(p, g, mom, var, m, b1, om1, beta2, om2, step_lr, s2, eps):
+    """:func:`_adam` on entries ``0..m-1`` of contiguous arrays: a loop without branches or
+    gathers, which LLVM vectorises (the sqrt and the two divisions dominate Adam's step)."""
+    for j in range(m):
+        mj = b1 * mom[j] + om1 * g[j]
+        vj = beta2 * var[j] + om2 * g[j] * g[j]
+        p[j] = p[j] - step_lr * mj / (math.sqrt(vj) / s2 + eps)
+        mom[j] = mj
+        var[j] = vj
+
+
+@_jit
+def _gd_array(p, g, m, lr_now):
+    for j in range(m):
+        p[j] = p[j] - lr_now * g[j]
+
+
+@_jit
+def _noise_array(p, nz, offset, m, sd):
+    """The Langevin term after the update, as ``optim._add_noise``: ``p += sd * z``."""
+    for j in range(m):
+        p[j] = p[j] + sd * nz[offset + j]
+
+
+@_jit
+def _run_chunk(xp, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, factors, bc1, sbc2,
                t_begin, t_end, steps, log_every, tol, use_tol, adam, beta1, beta2, eps,
                train_first, pen_b, pen_affine, ma, va, mw, vw, mb, vb, mcd, vcd,
                balance0, active, stop_step, stop_code, last_finite, div_loss, log_stats, final_stats,
@@ -238,7 +272,7 @@ def _run_chunk(xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, fa
             ka = k if adam else 0
             kb = k if minibatch else 0
             kn = k if noisy[k] else 0
-            _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, factors, bc1,
+            _run_network(k, xp, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, factors, bc1,
                          sbc2, t_begin, t_end, steps, log_every, tol, use_tol, adam, beta1, beta2, eps,
                          train_first, pen_b, pen_affine, ma[ka], va[ka], mw[ka], vw[ka], mb[ka], vb[ka], mcd[ka],
                          vcd[ka], balance0, active, stop_step, stop_code, last_finite, div_loss, log_stats,
@@ -247,7 +281,7 @@ def _run_chunk(xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, fa
 
 
 @_jit
-def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, factors, bc1, sbc2,
+def _run_network(k, xp, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, factors, bc1, sbc2,
                  t_begin, t_end, steps, log_every, tol, use_tol, adam, beta1, beta2, eps,
                  train_first, pen_b, pen_affine, mak, vak, mwk, vwk, mbk, vbk, mcdk, vcdk,
                  balance0, active, stop_step, stop_code, last_finite, div_loss, log_stats, final_stats,
@@ -264,7 +298,7 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
     data, for the logged full-data loss). ``noise_k[t - t_begin]`` is step t's N(0, 1) draw
     (a, w, b of the m units, then c, d where present), scaled by ``sd_k * sqrt_factors[t]``.
     """
-    n = xs.shape[0]
+    n = xp.shape[0] - 2
     M = a.shape[1]
     minibatch = batch_size > 0
     work = np.empty((6, 2 * (n + 1)))
@@ -272,7 +306,8 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
     ga = np.empty(M)
     gw = np.empty(M)
     gb = np.empty(M)
-    xb = np.empty(n)
+    xb = np.empty(n + 2)  # the batch between sentinels, as xp
+    xb[0] = -np.inf
     yb = np.empty(n)
     om1 = 1.0 - beta1
     om2 = 1.0 - beta2
@@ -304,24 +339,26 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
         loss_full = 0.0
         if on_batch:
             if logged:  # the logged loss is the full-data one, of the parameters before the update
-                loss_full = _forward(xs, yk, ak, wk, bk, c_, d_, ek, idx, m, kap, work)
+                loss_full = _forward(xp, yk, ak, wk, bk, c_, d_, ek, idx, m, kap, work)
             lo = (t % n_batches) * batch_size
             B = min(lo + batch_size, n) - lo
             row = batches_k[t // n_batches - ep0]
             for i in range(B):
                 p = row[lo + i]
-                xb[i] = xs[p]
+                xb[i + 1] = xp[p + 1]
                 yb[i] = yk[p]
-            loss = _forward(xb[:B], yb[:B], ak, wk, bk, c_, d_, ebk, idx, m, kap, work)
+            xb[B + 1] = np.inf
+            loss = _forward(xb[:B + 2], yb[:B], ak, wk, bk, c_, d_, ebk, idx, m, kap, work)
         else:
             B = n
-            loss = _forward(xs, yk, ak, wk, bk, c_, d_, ek, idx, m, kap, work)
+            loss = _forward(xp, yk, ak, wk, bk, c_, d_, ek, idx, m, kap, work)
             loss_full = loss
         nb = B + 1
         bad = not np.isfinite(loss)
         # with tol, any step may be the last one: its statistics are needed before the check
         log_now = final or bad or use_tol or logged
-        fused = not (use_tol or bad or final)
+        # Adam's update waits for the array loops, where its sqrt and divisions vectorise
+        fused = not (use_tol or bad or final or adam)
         lr_now = 0.0
         step_lr = 0.0
         s2 = 1.0
@@ -360,18 +397,10 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
                 if v > drift or v != v:  # NaN propagates, as in torch.amax
                     drift = v if drift == drift else drift
             if fused:
-                if adam:
-                    ak[j], mak[j], vak[j] = _adam(aj, g_a, mak[j], vak[j], beta1, om1, beta2, om2, step_lr, s2, eps)
-                    if train_first:
-                        wk[j], mwk[j], vwk[j] = _adam(wj, g_w, mwk[j], vwk[j], beta1, om1, beta2, om2, step_lr, s2,
-                                                      eps)
-                        bk[j], mbk[j], vbk[j] = _adam(bj, g_b, mbk[j], vbk[j], beta1, om1, beta2, om2, step_lr, s2,
-                                                      eps)
-                else:
-                    ak[j] = aj - lr_now * g_a
-                    if train_first:
-                        wk[j] = wj - lr_now * g_w
-                        bk[j] = bj - lr_now * g_b
+                ak[j] = aj - lr_now * g_a
+                if train_first:
+                    wk[j] = wj - lr_now * g_w
+                    bk[j] = bj - lr_now * g_b
                 if noisy_k:  # after the whole update, as optim._add_noise
                     ak[j] = ak[j] + sd * nz[j]
                     if train_first:
@@ -395,7 +424,7 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
         stop = bad or (use_tol and gn <= tol)
         if stop or final or logged:
             if on_batch and not logged:  # a stop between log steps: the update has not happened (not fused)
-                loss_full = _forward(xs, yk, ak, wk, bk, c_, d_, ek, idx, m, kap, work)
+                loss_full = _forward(xp, yk, ak, wk, bk, c_, d_, ek, idx, m, kap, work)
             row = final_stats[k] if (stop or final) else log_stats[t // log_every, k]
             pen = 0.5 * wdk * pen
             row[0] = loss_full
@@ -413,25 +442,21 @@ def _run_network(k, xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
             break
         last_finite[k] = loss
         if not fused:
-            for j in range(m):
-                if adam:
-                    ak[j], mak[j], vak[j] = _adam(ak[j], ga[j], mak[j], vak[j], beta1, om1, beta2, om2, step_lr, s2,
-                                                  eps)
-                    if train_first:
-                        wk[j], mwk[j], vwk[j] = _adam(wk[j], gw[j], mwk[j], vwk[j], beta1, om1, beta2, om2, step_lr,
-                                                      s2, eps)
-                        bk[j], mbk[j], vbk[j] = _adam(bk[j], gb[j], mbk[j], vbk[j], beta1, om1, beta2, om2, step_lr,
-                                                      s2, eps)
-                else:
-                    ak[j] = ak[j] - lr_now * ga[j]
-                    if train_first:
-                        wk[j] = wk[j] - lr_now * gw[j]
-                        bk[j] = bk[j] - lr_now * gb[j]
-                if noisy_k:
-                    ak[j] = ak[j] + sd * nz[j]
-                    if train_first:
-                        wk[j] = wk[j] + sd * nz[m + j]
-                        bk[j] = bk[j] + sd * nz[2 * m + j]
+            if adam:
+                _adam_array(ak, ga, mak, vak, m, beta1, om1, beta2, om2, step_lr, s2, eps)
+                if train_first:
+                    _adam_array(wk, gw, mwk, vwk, m, beta1, om1, beta2, om2, step_lr, s2, eps)
+                    _adam_array(bk, gb, mbk, vbk, m, beta1, om1, beta2, om2, step_lr, s2, eps)
+            else:
+                _gd_array(ak, ga, m, lr_now)
+                if train_first:
+                    _gd_array(wk, gw, m, lr_now)
+                    _gd_array(bk, gb, m, lr_now)
+            if noisy_k:
+                _noise_array(ak, nz, 0, m, sd)
+                if train_first:
+                    _noise_array(wk, nz, m, m, sd)
+                    _noise_array(bk, nz, 2 * m, m, sd)
         if adam:
             ck[0], mcdk[0], vcdk[0] = _adam(c_, g_c, mcdk[0], vcdk[0], beta1, om1, beta2, om2, step_lr, s2, eps)
             dk[0], mcdk[1], vcdk[1] = _adam(d_, g_d, mcdk[1], vcdk[1], beta1, om1, beta2, om2, step_lr, s2, eps)
@@ -536,7 +561,7 @@ def run_compiled(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds
     K, M = pop.K, pop.M
     np_ = {nm: t.detach().numpy() for nm, t in pop.params().items()}  # views: updated in place
     a, w, b, c, d = (np_[nm] for nm in _NAMES)
-    xs = np.ascontiguousarray(xs_sorted.numpy())
+    xp = np.concatenate([[-np.inf], xs_sorted.numpy(), [np.inf]])
     ys = np.ascontiguousarray(ys_sorted.numpy())
     widths = np.array(pop.widths, dtype=np.int64)
     kappa = pop.scale.numpy().astype(np.float64)
@@ -582,7 +607,7 @@ def run_compiled(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds
         t1 = min(steps, t0 + chunk)
         ep0, batches, noise = draws.draw(t0, t1, active) if t1 > t0 else (0, np.zeros((1, 1, 1), np.int64),
                                                                          np.zeros((1, 1, 1)))
-        _run_chunk(xs, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr_a, wd_a, factors, bc1, sbc2,
+        _run_chunk(xp, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr_a, wd_a, factors, bc1, sbc2,
                    t0, t1, steps, log_every, float(tol) if use_tol else 0.0, use_tol, adam, b1, b2, float(eps),
                    bool(train_first_layer), bool(penalize_bias), bool(penalize_affine), ma, va, mw, vw, mb, vb,
                    mcd, vcd, balance0, active, stop_step, stop_code, last_finite, div_loss, log_stats, final_stats,
