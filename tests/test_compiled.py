@@ -119,6 +119,20 @@ def test_tol_stops_at_the_same_step():
     assert {r.stop_reason for r in out[3]} == {"tol", "steps"}
 
 
+def test_tol_met_only_by_the_final_state_is_not_a_stop():
+    """The state after the last step is measured, not tested: reason "steps" on both paths."""
+    x, y = _data()
+    kwargs = dict(steps=60, lr=0.01, optimizer="adam", log_every=1)  # every step's norm is logged
+    probe = mn.train_population(_population(x), x, y, backend="torch", **kwargs)
+    gns = [r.history["grad_norm"] for r in probe]
+    k = int(np.argmin([g[-1] for g in gns]))
+    tol = 0.5 * (gns[k][-1] + gns[k][:-1].min())  # above the final norm only
+    assert gns[k][-1] <= tol < gns[k][:-1].min()
+    out = _both(dict(kwargs, tol=tol))
+    _assert_same(*out)
+    assert out[3][k].stop_reason == "steps"
+
+
 def test_divergence_freezes_the_same_network_at_the_same_step():
     kwargs = dict(steps=200, lr=[0.05, 40.0, 0.03, 0.1], optimizer="gd", log_every=3)
     out = _both(kwargs)

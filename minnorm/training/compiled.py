@@ -421,7 +421,8 @@ def _run_network(k, xp, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
         g_d = g_d * hd
         gn += g_c * g_c + g_d * g_d
         gn = math.sqrt(gn)
-        stop = bad or (use_tol and gn <= tol)
+        # the final state is only measured: like the torch loop, no stop test there (reason "steps")
+        stop = not final and (bad or (use_tol and gn <= tol))
         if stop or final or logged:
             if on_batch and not logged:  # a stop between log steps: the update has not happened (not fused)
                 loss_full = _forward(xp, yk, ak, wk, bk, c_, d_, ek, idx, m, kap, work)
