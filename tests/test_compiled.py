@@ -8,6 +8,7 @@ gradient of the dense formula (``loss_and_grad(method="autograd")``). Agreement 
 
 import copy
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -239,6 +240,25 @@ def test_kernels_compile_without_a_writable_cache(monkeypatch):
         first = compiled._jit(len)
     assert first == ("uncached", len, {"error_model": "numpy"})
     assert compiled._jit(abs)[0] == "uncached"  # decided once, no second warning needed
+
+
+@pytest.mark.parametrize("schedule, ratio", [("constant", 1.0), ("cosine", 0.01), ("cosine", 0.0),
+                                             ("exponential", 0.01), ("exponential", 0.37)])
+def test_step_tables_equal_pythons_arithmetic(schedule, ratio):
+    """The kernel's per-step lr factors and Adam bias corrections are the torch path's Python values, to the bit."""
+    from minnorm.training import compiled
+    from minnorm.training.optim import _adam_bias_correction
+    from minnorm.training.options import lr_factor
+
+    steps, b1, b2 = 3001, 0.9, 0.999
+    factors, sqrt_factors, bc1, sbc2 = compiled._step_tables(steps, compiled._SCHEDULE_CODES[schedule], ratio, b1,
+                                                             b2, True)
+    expected = [lr_factor(schedule, t, steps, ratio) for t in range(steps)]
+    np.testing.assert_array_equal(factors, expected)
+    np.testing.assert_array_equal(sqrt_factors, [1.0 if f == 1.0 else math.sqrt(f) for f in expected])
+    corrections = np.array([_adam_bias_correction(b1, b2, t + 1) for t in range(steps)])
+    np.testing.assert_array_equal(bc1, corrections[:, 0])
+    np.testing.assert_array_equal(sbc2, corrections[:, 1])
 
 
 @pytest.mark.parametrize("bad", ["numba", "", None, 1])

@@ -53,8 +53,6 @@ import torch
 from numba import njit
 
 from minnorm.training.objective import _HISTORY_KEYS, _history
-from minnorm.training.optim import _adam_bias_correction
-from minnorm.training.options import lr_factor
 from minnorm.training.population import _NAMES
 
 __all__ = ["supports", "run_compiled"]
@@ -252,6 +250,37 @@ def _noise_array(p, nz, offset, m, sd):
     """The Langevin term after the update, as ``optim._add_noise``: ``p += sd * z``."""
     for j in range(m):
         p[j] = p[j] + sd * nz[offset + j]
+
+
+_SCHEDULE_CODES = {"constant": 0, "cosine": 1, "exponential": 2}
+
+
+@_jit
+def _step_tables(steps, schedule, r, b1, b2, adam):
+    """Per step t: the lr factor s(t/steps) of ``options.lr_factor``, the noise scale's factor
+    (its square root, 1 where s = 1, as ``loop._run``) and, for Adam, the bias corrections
+    ``optim._adam_bias_correction(b1, b2, t + 1)``, with the same operations (libm pow, cos and
+    sqrt, as Python's float arithmetic; the tests check equality to the bit). In Python this
+    was ~0.7 µs per step (Adam) or ~0.5 µs (a schedule), measured: 6 % of a K = 1 Adam step."""
+    factors = np.ones(steps)
+    sqrt_factors = np.ones(steps)
+    for t in range(steps):
+        if schedule != 0:
+            u = t / steps
+            if schedule == 1:
+                f = r + (1.0 - r) * 0.5 * (1.0 + math.cos(math.pi * u))
+            else:
+                f = math.pow(r, u)
+            factors[t] = f
+            if f != 1.0:
+                sqrt_factors[t] = math.sqrt(f)
+    n_bc = steps if adam else 0
+    bc1 = np.empty(n_bc)
+    sbc2 = np.empty(n_bc)
+    for t in range(n_bc):
+        bc1[t] = 1.0 - math.pow(b1, t + 1.0)
+        sbc2[t] = math.sqrt(1.0 - math.pow(b2, t + 1.0))
+    return factors, sqrt_factors, bc1, sbc2
 
 
 @_jit
@@ -573,19 +602,10 @@ def run_compiled(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds
     # the torch path's own expression for the noise scale sqrt(2 lr T)
     noise_sd = torch.sqrt(2.0 * torch.tensor(lr, dtype=torch.float64) * torch.tensor(temp, dtype=torch.float64))
     noise_sd = noise_sd.numpy()
-    # The schedule factors and Adam's bias corrections with the torch path's own Python
-    # arithmetic (same values to the last bit); a constant schedule is exactly 1.
-    if lr_schedule == "constant":
-        factors = np.ones(steps)
-    else:
-        factors = np.array([lr_factor(lr_schedule, t, steps, lr_final_ratio) for t in range(steps)], dtype=np.float64)
-    sqrt_factors = np.array([1.0 if f == 1.0 else math.sqrt(f) for f in factors.tolist()], dtype=np.float64)
-    b1, b2 = float(betas[0]), float(betas[1])
     adam = optimizer == "adam"
-    n_bc = steps if adam else 0
-    corrections = [_adam_bias_correction(b1, b2, t + 1) for t in range(n_bc)]
-    bc1 = np.array([bc[0] for bc in corrections], dtype=np.float64)
-    sbc2 = np.array([bc[1] for bc in corrections], dtype=np.float64)
+    b1, b2 = float(betas[0]), float(betas[1])
+    factors, sqrt_factors, bc1, sbc2 = _step_tables(steps, _SCHEDULE_CODES[lr_schedule], float(lr_final_ratio), b1,
+                                                    b2, adam)
     zeros = (lambda: np.zeros((K, M))) if adam else (lambda: np.zeros((1, 1)))
     ma, va, mw, vw, mb, vb = (zeros() for _ in range(6))
     mcd, vcd = (np.zeros((K, 2)) if adam else np.zeros((1, 2)) for _ in range(2))
