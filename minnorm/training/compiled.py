@@ -26,8 +26,11 @@ population of different widths stay on the torch path (:func:`supports`).
 Random draws: the minibatch permutations and the Langevin noise are drawn in Python by
 :class:`_Draws` with the torch path's own generator calls, in its order, a chunk of steps ahead,
 and passed to the kernel as arrays (at most ``_DRAW_BYTES`` per chunk), so that both backends
-see the same batches and the same noise. Those Python calls (one ``normal_`` per network and
-step) then cost more than the kernel's arithmetic at small sizes.
+see the same batches and the same noise. Their cost is torch's and Python's, not the kernel's
+(process CPU time, K = 1, m = 400, n = 10, shared 2-core machine): a GD step 3.9 µs; with
+noise 64 µs, of which torch's ``normal_`` on the 1202 entries is 58.6 µs (49 ns per entry);
+minibatches of 4 without noise 15.5 µs (about 35 µs per epoch and network for ``randperm``,
+the index map and sorting the batches).
 
 Compile cost (numba 0.68, one kernel signature serves gd, sgd, adam, noise and minibatches;
 CPU seconds of a fresh process on the 2-core machine type, measured with time.process_time
