@@ -322,8 +322,9 @@ def _run_network(k, xp, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, w
 
     Per step: the MSE (of the step's minibatch if ``batch_size > 0``), the objective's gradient
     (penalty included, absent c/d masked), the statistics when logging, the stop checks, the
-    update, the Langevin noise. Without ``tol`` the update is fused into the gradient loop (the
-    step only needs this unit's gradient); with ``tol`` it waits for the gradient norm.
+    update, the Langevin noise. GD without ``tol`` fuses the update into the gradient loop (the
+    step only needs this unit's gradient); with ``tol`` it waits for the gradient norm, and
+    Adam's always runs afterwards in array loops (:func:`_adam_array`).
     ``mak ... vcdk`` are network k's Adam moments (dummies for GD). Minibatches:
     ``batches_k[t // n_batches - ep0]`` is the epoch's sorted-data positions, batch by batch,
     each batch sorted; ``ebk`` the boundaries on the current batch (``ek`` stays those on all the
