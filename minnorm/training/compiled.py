@@ -133,7 +133,9 @@ def _forward(xp, yk, ak, wk, bk, c, d, ek, idx, m, kap, work):
         # Most boundaries stay put: test both neighbours without branching on e's range (the
         # sentinels answer "stay" at both ends for w != 0; e == 0 covers w == 0 and NaN), and
         # walk only if one disagrees. The range tests of the walk were mispredicted branches
-        # (e is 0 or B for many units): 1.6-1.8x faster boundaries at m >= 1000, measured.
+        # (e is 0 or B for many units). Measured in isolation (boundaries alone, loaded 2-core
+        # machine): 1.6-1.7x faster at K*m >= 64000; whole steps about 5 % faster there and
+        # 5-15 % slower at K*m <= 6400, where the old branches were predicted.
         right = xp[e + 1] * w + b > 0.0
         left = xp[e] * w + b > 0.0
         if not ((right == pos) & ((left != pos) | (e == 0))):
@@ -233,7 +235,9 @@ def _adam(p, g, mj, vj, b1, om1, b2, om2, step_lr, s2, eps):
 @_jit
 def _adam_array(p, g, mom, var, m, b1, om1, beta2, om2, step_lr, s2, eps):
     """:func:`_adam` on entries ``0..m-1`` of contiguous arrays: a loop without branches or
-    gathers, which LLVM vectorises (the sqrt and the two divisions dominate Adam's step)."""
+    gathers (LLVM vectorises it). Its sqrt and two divisions bound it: 2.25 ns per entry measured,
+    the same as the scalar loop (this CPU's divider does not go faster 4-wide), 2.7 µs per step
+    at K = 1, m = 400; separating it from the gather loop made Adam steps 9-16 % faster."""
     for j in range(m):
         mj = b1 * mom[j] + om1 * g[j]
         vj = beta2 * var[j] + om2 * g[j] * g[j]
