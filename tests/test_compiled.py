@@ -8,6 +8,7 @@ gradient of the dense formula (``loss_and_grad(method="autograd")``). Agreement 
 
 import copy
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -40,8 +41,14 @@ def _population(x):
 
 
 def _rel(u, v):
-    scale = max(float(np.max(np.abs(u))), 1e-300) if np.size(u) else 1.0
-    return float(np.max(np.abs(u - v))) / scale if np.size(u) else 0.0
+    """max |u - v| / max |u| over the finite entries; inf unless u and v are NaN at the same places."""
+    u, v = np.asarray(u, dtype=float), np.asarray(v, dtype=float)
+    if not np.array_equal(np.isnan(u), np.isnan(v)):
+        return float("inf")
+    u, v = u[~np.isnan(u)], v[~np.isnan(v)]
+    if not np.size(u):
+        return 0.0
+    return float(np.max(np.abs(u - v))) / max(float(np.max(np.abs(u))), 1e-300)
 
 
 def _assert_same(nets_t, nets_c, res_t, res_c):
@@ -63,6 +70,7 @@ def _assert_same(nets_t, nets_c, res_t, res_c):
         if rt.diverged is not None:
             assert (rt.diverged.step, rt.diverged.index) == (rc.diverged.step, rc.diverged.index)
             np.testing.assert_allclose(rc.diverged.last_finite_loss, rt.diverged.last_finite_loss, rtol=RTOL)
+            np.testing.assert_allclose(rc.diverged.loss, rt.diverged.loss, rtol=RTOL)
         assert rt.config == rc.config and rt.lam == rc.lam and rt.reference == rc.reference
 
 
@@ -76,18 +84,26 @@ def _both(kwargs, x=None, y=None, nets=None):
     return nets_t, nets_c, res_t, res_c
 
 
-TABLE = list(itertools.product(("gd", "adam"), ("constant", "cosine", "exponential"), (True, False),
+#: (optimizer, batch_size): full batch, minibatches that divide n = 11 unevenly (last batch
+#: smaller, down to one point), Adam on minibatches
+STEPPERS = [("gd", None), ("sgd", 4), ("sgd", 3), ("adam", None), ("adam", 5)]
+#: Langevin temperature per network: none, or mixed (one network noiseless)
+NOISE = [0.0, [1e-4, 0.0, 1e-3, 1e-5]]
+TABLE = list(itertools.product(STEPPERS, NOISE, ("constant", "cosine", "exponential"), (True, False),
                                ((False, False), (True, False), (False, True), (True, True))))
 
 
-@pytest.mark.parametrize("optimizer, schedule, train_first_layer, penalties", TABLE,
-                         ids=[f"{o}-{s}-{'both' if t else 'frozen'}-pb{int(p[0])}pa{int(p[1])}"
-                              for o, s, t, p in TABLE])
-def test_compiled_equals_torch(optimizer, schedule, train_first_layer, penalties):
-    lr = [0.05, 0.2, 0.03, 0.1] if optimizer == "gd" else [0.01, 0.02, 0.005, 0.01]
-    kwargs = dict(steps=240, lr=lr, weight_decay=[1e-3, 0.0, 1e-2, 3e-3], optimizer=optimizer, lr_schedule=schedule,
-                  train_first_layer=train_first_layer, penalize_bias=penalties[0], penalize_affine=penalties[1],
-                  log_every=7)
+@pytest.mark.parametrize("stepper, temp, schedule, train_first_layer, penalties", TABLE,
+                         ids=[f"{o}{b or ''}-T{int(t != 0.0)}-{s}-{'both' if f else 'frozen'}-pb{int(p[0])}pa{int(p[1])}"
+                              for (o, b), t, s, f, p in TABLE])
+def test_compiled_equals_torch(stepper, temp, schedule, train_first_layer, penalties):
+    """Every option combination; the population covers both parametrisations, skip and output
+    bias present or not, padding (different widths) and a kink on a data point."""
+    optimizer, batch_size = stepper
+    lr = [0.05, 0.2, 0.03, 0.1] if optimizer != "adam" else [0.01, 0.02, 0.005, 0.01]
+    kwargs = dict(steps=30, lr=lr, weight_decay=[1e-3, 0.0, 1e-2, 3e-3], optimizer=optimizer, batch_size=batch_size,
+                  noise_temperature=temp, lr_schedule=schedule, train_first_layer=train_first_layer,
+                  penalize_bias=penalties[0], penalize_affine=penalties[1], log_every=7, seed=[3, 4, 5, 6])
     _assert_same(*_both(kwargs))
 
 
@@ -102,6 +118,20 @@ def test_tol_stops_at_the_same_step():
     out = _both(kwargs)
     _assert_same(*out)
     assert {r.stop_reason for r in out[3]} == {"tol", "steps"}
+
+
+def test_tol_met_only_by_the_final_state_is_not_a_stop():
+    """The state after the last step is measured, not tested: reason "steps" on both paths."""
+    x, y = _data()
+    kwargs = dict(steps=60, lr=0.01, optimizer="adam", log_every=1)  # every step's norm is logged
+    probe = mn.train_population(_population(x), x, y, backend="torch", **kwargs)
+    gns = [r.history["grad_norm"] for r in probe]
+    k = int(np.argmin([g[-1] for g in gns]))
+    tol = 0.5 * (gns[k][-1] + gns[k][:-1].min())  # above the final norm only
+    assert gns[k][-1] <= tol < gns[k][:-1].min()
+    out = _both(dict(kwargs, tol=tol))
+    _assert_same(*out)
+    assert out[3][k].stop_reason == "steps"
 
 
 def test_divergence_freezes_the_same_network_at_the_same_step():
@@ -138,21 +168,97 @@ def test_auto_selects_compiled_where_supported():
     assert res.backend == "compiled"
 
 
-@pytest.mark.parametrize("options", [
-    dict(optimizer="sgd", batch_size=4),
-    dict(optimizer="adam", batch_size=4),
-    dict(noise_temperature=1e-4),
-    dict(optimizer="adam", eps=0.0),
-    dict(dtype=torch.float32),
-], ids=["sgd", "adam-minibatch", "langevin", "adam-eps0", "float32"])
+@pytest.mark.parametrize("options", [dict(dtype=torch.float32), dict(optimizer="adam", eps=0.0)],
+                         ids=["float32", "adam-eps0-padded"])
 def test_unsupported_options_fall_back_to_torch(options):
     x, y = _data()
     options = dict(options)
     dtype = options.pop("dtype", torch.float64)
-    res = mn.train(mn.ShallowReLU(5, seed=1, dtype=dtype), x, y, steps=3, lr=0.01, **options)
-    assert res.backend == "torch"
+
+    def nets():  # different widths: padding
+        return [mn.ShallowReLU(5, seed=1, dtype=dtype), mn.ShallowReLU(3, seed=2, dtype=dtype)]
+
+    res = mn.train_population(nets(), x, y, steps=3, lr=0.01, **options)
+    assert {r.backend for r in res} == {"torch"}
     with pytest.raises(InputError, match="backend='compiled' does not support"):
-        mn.train(mn.ShallowReLU(5, seed=1, dtype=dtype), x, y, steps=3, lr=0.01, backend="compiled", **options)
+        mn.train_population(nets(), x, y, steps=3, lr=0.01, backend="compiled", **options)
+
+
+def test_adam_eps0_without_padding():
+    """eps = 0: 0/0 = NaN wherever a gradient entry is exactly 0 (absent c or d: those networks
+    diverge at step 1; a dead unit turns NaN without reaching f), as on the torch path."""
+    x, y = _data()
+    nets = [mn.ShallowReLU(6, skip=s, output_bias=ob, parametrization=p, seed=i)
+            for i, (s, ob, p) in enumerate([(True, True, "standard"), (False, True, "mean-field"),
+                                            (True, False, "standard")])]
+    out = _both(dict(optimizer="adam", eps=0.0, steps=50, lr=0.01, log_every=3), x, y, nets)
+    _assert_same(*out)
+    assert [r.stop_reason for r in out[3]] == ["steps", "diverged", "diverged"]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_draws_across_chunk_boundaries(monkeypatch, optimizer):
+    """Kernel calls of a few steps each, so that chunks begin inside minibatch epochs (the epoch's
+    batches carry over) and noise is drawn chunk by chunk; with tol, networks stop mid-chunk."""
+    from minnorm.training import compiled
+
+    monkeypatch.setattr(compiled, "_DRAW_BYTES", 3 * 4 * 3 * 8 * 4)  # 3 steps of noise draws
+    x, y = _data()
+    lr = 0.05 if optimizer == "sgd" else 0.01
+    probe = mn.train_population(_population(x), x, y, steps=80, lr=lr, optimizer=optimizer, batch_size=4,
+                                noise_temperature=1e-5, backend="torch", log_every=80)
+    gns = sorted(r.history["grad_norm"][-1] for r in probe)
+    kwargs = dict(steps=80, lr=lr, optimizer=optimizer, batch_size=4, noise_temperature=[1e-5, 1e-5, 0.0, 1e-5],
+                  weight_decay=1e-3, log_every=6, tol=0.5 * (gns[1] + gns[2]), seed=11)
+    out = _both(kwargs)
+    _assert_same(*out)
+    assert "tol" in {r.stop_reason for r in out[3]}
+
+
+def test_minibatch_divergence_record():
+    """The divergence record of a minibatch run holds minibatch losses, its history the full-data one."""
+    kwargs = dict(steps=60, lr=[0.05, 400.0, 0.03, 0.1], optimizer="sgd", batch_size=4, noise_temperature=1e-4,
+                  log_every=4)
+    out = _both(kwargs)
+    _assert_same(*out)
+    assert out[3][1].stop_reason == "diverged" and out[3][0].stop_reason == "steps"
+
+
+def test_kernels_compile_without_a_writable_cache(monkeypatch):
+    """Where numba finds no writable cache directory it refuses cache=True at decoration time
+    (RuntimeError "cannot cache function ..."); the kernels are then compiled uncached, with a warning."""
+    from minnorm.training import compiled
+
+    def fake_njit(cache=False, **options):
+        if cache:
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'compiled.py'")
+        return lambda func: ("uncached", func, options)
+
+    monkeypatch.setattr(compiled, "njit", fake_njit)
+    monkeypatch.setattr(compiled, "_cache", [True])
+    with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR"):
+        first = compiled._jit(len)
+    assert first == ("uncached", len, {"error_model": "numpy"})
+    assert compiled._jit(abs)[0] == "uncached"  # decided once, no second warning needed
+
+
+@pytest.mark.parametrize("schedule, ratio", [("constant", 1.0), ("cosine", 0.01), ("cosine", 0.0),
+                                             ("exponential", 0.01), ("exponential", 0.37)])
+def test_step_tables_equal_pythons_arithmetic(schedule, ratio):
+    """The kernel's per-step lr factors and Adam bias corrections are the torch path's Python values, to the bit."""
+    from minnorm.training import compiled
+    from minnorm.training.optim import _adam_bias_correction
+    from minnorm.training.options import lr_factor
+
+    steps, b1, b2 = 3001, 0.9, 0.999
+    factors, sqrt_factors, bc1, sbc2 = compiled._step_tables(steps, compiled._SCHEDULE_CODES[schedule], ratio, b1,
+                                                             b2, True)
+    expected = [lr_factor(schedule, t, steps, ratio) for t in range(steps)]
+    np.testing.assert_array_equal(factors, expected)
+    np.testing.assert_array_equal(sqrt_factors, [1.0 if f == 1.0 else math.sqrt(f) for f in expected])
+    corrections = np.array([_adam_bias_correction(b1, b2, t + 1) for t in range(steps)])
+    np.testing.assert_array_equal(bc1, corrections[:, 0])
+    np.testing.assert_array_equal(sbc2, corrections[:, 1])
 
 
 @pytest.mark.parametrize("bad", ["numba", "", None, 1])

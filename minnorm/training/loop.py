@@ -350,7 +350,8 @@ def train_population(models, x, y, *, steps, lr, weight_decay=0.0, penalize_bias
     if backend == "compiled":
         from minnorm.training.compiled import run_compiled
 
-        raw = run_compiled(pop, xs_sorted, ys_sorted, **options)
+        raw = run_compiled(pop, xs_sorted, ys_sorted, order, temp=temp_l, seeds=seed_l, batch_size=batch_size,
+                           **options)
     else:
         raw = _run(pop, xs_sorted, ys_sorted, order, temp=temp_l, seeds=seed_l, batch_size=batch_size, **options)
     results = []
