@@ -6,7 +6,7 @@ What is minimised is stated once in :mod:`minnorm.training.objective` (with its 
 layer's ``lam``; :mod:`minnorm.training.limits` names the limit problem), how each step moves the
 parameters in :mod:`minnorm.training.optim` (GD, SGD, Adam, Langevin noise, lr schedules). Two
 backends run the same iterates up to rounding: :func:`_run` here (torch, every option and device)
-and the numba kernel of :mod:`minnorm.training.compiled` (CPU float64 full-batch GD/Adam).
+and the numba kernel of :mod:`minnorm.training.compiled` (CPU float64: every optimizer, minibatches and Langevin noise).
 """
 import math
 import warnings
@@ -442,7 +442,8 @@ def train(model, x, y, *, steps, lr, weight_decay=0.0, penalize_bias=False, pena
         (default 0.01 for both); 1 or omitted for constant.
     backend : {"auto", "torch", "compiled"}
         ``"compiled"`` runs the step loop in the numba kernel of :mod:`minnorm.training.compiled` (CPU,
-        float64, full-batch ``"gd"``/``"adam"``, no Langevin noise; anything else is an error);
+        float64, every optimizer, minibatches and Langevin noise; Adam with eps = 0 only when all
+        networks have the same width; anything else is an error);
         ``"torch"`` the tensor implementation (every option, every device); ``"auto"`` (default)
         the compiled one wherever it applies. Both compute the same iterates up to rounding
         (tested to 1e-12 relative); ``result.backend`` says which ran.

@@ -30,7 +30,7 @@ OUTPUT_INITS = ("gaussian", "zeros", "uniform")
 OPTIMIZERS = ("gd", "sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine", "exponential")
 #: "torch": the reference implementation (any device/dtype/option); "compiled": the numba kernel of
-#: :mod:`minnorm.training.compiled` (CPU float64, full-batch GD/Adam, no noise); "auto": compiled when supported
+#: :mod:`minnorm.training.compiled` (CPU float64, every optimizer, minibatches and noise); "auto": compiled when supported
 BACKENDS = ("auto", "torch", "compiled")
 #: lr at the last step / lr when a decaying schedule is given without ``lr_final_ratio``.
 DEFAULT_FINAL_RATIO = 0.01
