@@ -38,14 +38,15 @@ Our hypotheses (not the paper's claims), each with its own verdict:
   stationary runs is <= 1e-2, "holds approximately" if <= 1e-1, else "inconclusive" (an upper
   bound cannot refute).
 
-Measured (seed 0, 2026-12-01; 2 cores shared with other jobs, load 6–9, so times are upper bounds;
-Langevin noise runs on the torch backend):
+Measured (seed 0, 2026-12-01; verdicts and numbers first on the torch backend with 2 cores shared
+with other jobs, then re-run on the compiled backend (Langevin noise drawn with the same generator
+calls, so the same numbers) on free cores, which gave the times below):
 
-- Reduced form (m = 100, 6000 steps, 3 seeds): 38 s (5 s was measured earlier on quieter cores);
+- Reduced form (m = 100, 6000 steps, 3 seeds): 2.0 s (38 s on the torch backend under load 6–9);
   counts [0,0,0,2,0], [0,0,0,2,0], [0,0,0,1,0], max 2 -> **holds**; objective drift over the last
   fifth <= 0.008 (0 optimisation-limited); 5 of 8 clustered knots inside the hull lie between data
   points (hypothesis holds); V4 gap bound 0.0063–0.012 (hypothesis holds approximately).
-- Full form (m = 400, 4·10⁴ steps, 5 seeds): 263 s (48 s earlier on quieter cores); max 1 knot per
+- Full form (m = 400, 4·10⁴ steps, 5 seeds): 15.2 s (263 s on the torch backend under load 6–9); max 1 knot per
   interval -> **holds**; drift <= 3.8e-4; 5 of 10 knots between data points (holds); V4 gap bound
   1.9e-4–4.1e-4 (holds).
 """
