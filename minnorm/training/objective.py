@@ -117,10 +117,11 @@ class _Groups:
             self.penalized.update({"c", "d"})
 
 
-def _objective_grad(P, pop, groups, wd, xs, ys, e0=None):
-    """MSE [K] on (xs, ys), the gradient of the objective over the trained groups, and the boundaries."""
+def _objective_grad(P, pop, groups, wd, xs, ys, warm=None):
+    """MSE [K] on (xs, ys), the gradient of the objective over the trained groups, and the
+    boundary state (the next call's ``warm``; :func:`~minnorm.training.population.loss_grad_kernel`)."""
     loss, g, e = loss_grad_kernel(P["a"], P["w"], P["b"], P["c"], P["d"], pop.kernel_scale, xs, ys,
-                                  first_layer="w" in groups.trained, e0=e0)
+                                  first_layer="w" in groups.trained, warm=warm)
     G = {}
     for name, mask in groups.trained.items():
         gr = g[name]
@@ -134,7 +135,7 @@ def _objective_grad(P, pop, groups, wd, xs, ys, e0=None):
 
 def _loss_only(P, pop, xs, ys):
     """The MSE [K] on (xs, ys), without the gradient (SGD's full-data loss at a logged step)."""
-    f, _ = _predict(P["a"], P["w"], P["b"], P["c"], P["d"], pop.kernel_scale, xs)
+    f, _, _ = _predict(P["a"], P["w"], P["b"], P["c"], P["d"], pop.kernel_scale, xs)
     return ((f - ys) ** 2).mean(1)
 
 

@@ -197,69 +197,109 @@ def _bc(v, ref):
     return v if ref.ndim == 1 else v[:, None]
 
 
-def _boundaries(w, b, xs, e0=None):
+def _boundaries(w, b, xs, warm=None):
     """Activity boundary e [K, M] of every unit on xs [K, B] (rows sorted).
 
     Right-facing units (w > 0) are active on [e, B), all others on [0, e): a unit with w = 0 is
-    active everywhere (e = B) iff b > 0, else nowhere (e = 0). Returns ``(e, pos)``.
+    active everywhere (e = B) iff b > 0, else nowhere (e = 0). Returns ``(e, pos)``, ``pos = w > 0``
+    (together: the warm start of the next call).
 
-    ``e0`` (the boundaries of the previous step on the same xs) is a warm start: kinks move
-    little per step, so one or two correction passes replace the binary search.
+    ``warm`` = ``(e, pos)`` of the previous step on the same xs: kinks move little per step, so
+    one correction pass over all units replaces the binary search, and only the units that pass
+    moves are worked on further (searched again if a second pass still moves them), so the
+    cost of the rare large moves is proportional to the units making them. A unit whose ``w``
+    changed sign starts from ``B - e``: it keeps its number of active points, which is right
+    for the common case of a small ``|w|`` (kink far outside the data) crossing zero.
     """
     K, B = xs.shape
     pos = w > 0
-    zero = w == 0
-    live = ~zero
+    live = w != 0
+    shared = K == 1 or xs.stride(0) == 0  # all rows equal: search and index one shared row
     # Sentinels -inf/+inf at both ends make every live unit consistent there without clamping:
-    # xs_pad[e] = x_{e-1}, xs_pad[e+1] = x_e.
+    # xs_pad[e] = x_{e-1}, xs_pad[e+1] = x_e (in row k of the flattened table: offset k*(B+2)).
     inf_col = torch.full((K, 1), float("inf"), dtype=xs.dtype, device=xs.device)
-    xs_pad = torch.cat([-inf_col, xs, inf_col], 1)
+    if shared:
+        seq = xs[0]
+        xs_pad = torch.cat([-inf_col[0], seq, inf_col[0]])
+        offset = None
+    else:
+        seq = xs
+        xs_pad = torch.cat([-inf_col, xs, inf_col], 1).reshape(-1)
+        offset = torch.arange(0, K * (B + 2), B + 2, device=xs.device)[:, None]
 
-    def correct(e, passes):
-        # The kink -b/w is rounded, so e may be off where a kink is within rounding of a data
-        # point. Fix it with the sign of w*x+b itself (computed as in ShallowReLU.forward).
-        for _ in range(passes):
-            left = xs_pad.gather(1, e) * w + b
-            right = xs_pad.gather(1, e + 1) * w + b
-            move = (((right > 0) != pos) & live).to(e.dtype) - (((left > 0) == pos) & live).to(e.dtype)
-            if not bool(move.any()):
-                return e, None
-            # clamp: NaN parameters (the step a network diverges) must not index out of range.
-            e = (e + move).clamp_(0, B)
-        return e, move != 0
-
-    def kinks(w, b, zero, live):
-        inf = torch.full_like(w, float("inf"))
-        t = torch.where(zero, torch.where(b > 0, inf, -inf), -b / w)
-        return torch.nan_to_num(t, nan=-float("inf"), posinf=float("inf"), neginf=-float("inf"))
-
-    shared = xs.stride(0) == 0  # all rows equal: a 1-D search is several times faster
-    seq = xs[0] if shared else xs
-    if e0 is not None and shared:
-        e, moving = correct(e0, 2)
-        if moving is None:
-            return e, pos
-        # Units still moving (typically w changed sign, so e jumps between 0 and B): search
-        # just those, then correct everything once more.
-        sel = moving.nonzero(as_tuple=True)
-        e = e.clone()
-        e[sel] = torch.searchsorted(seq, kinks(w[sel], b[sel], zero[sel], live[sel]), right=True)
-        e, _ = correct(e, B + 2)
+    if warm is None:
+        e = _search(seq, w, b, live, offset)
+    else:
+        e0, pos0 = warm
+        e = torch.where(pos == pos0, e0, B - e0)
+        # w = 0 makes no sign test to walk by (x*0 at the sentinels is NaN): set those directly.
+        e = torch.where(live, e, torch.where(b > 0, B, 0))
+    move = _moves(xs_pad, offset, w, b, pos, live, e)
+    sel = move.nonzero(as_tuple=True)
+    if sel[0].numel() == 0:  # the common case: every boundary already agrees with the sign test
         return e, pos
-    e = torch.searchsorted(seq, kinks(w, b, zero, live), right=True)
-    e, _ = correct(e, B + 2)
+    ws, bs, ps, ls = w[sel], b[sel], pos[sel], live[sel]
+    off = None if offset is None else offset[:, 0][sel[0]]
+    # clamp: NaN parameters (the step a network diverges) must not index out of range.
+    es = (e[sel] + move[sel]).clamp_(0, B)
+    for it in range(B + 2):
+        ms = _moves(xs_pad, off, ws, bs, ps, ls, es)
+        if not bool(ms.any()):
+            break
+        if it == 0 and warm is not None:
+            # Still moving after two passes (typically w changed sign with its kink inside the
+            # data, so e jumps far): search just those, then walk on.
+            es = torch.where(ms != 0, _search(seq if shared else seq[sel[0]], ws, bs, ls, None, rows=not shared), es)
+        else:
+            es = (es + ms).clamp_(0, B)
+    e[sel] = es
     return e, pos
 
 
-def _predict(a, w, b, c, d, scale, xs, e0=None):
+def _kinks(w, b, live):
+    """Kink -b/w of each unit, with +-inf for w = 0 (active everywhere iff b > 0) and NaN -> -inf."""
+    inf = torch.full_like(w, float("inf"))
+    t = torch.where(live, -b / w, torch.where(b > 0, inf, -inf))
+    return torch.nan_to_num(t, nan=-float("inf"), posinf=float("inf"), neginf=-float("inf"))
+
+
+def _search(seq, w, b, live, offset, rows=False):
+    """Binary search of the kinks in the sorted data (a start for :func:`_moves`; the kink is
+    rounded, so it may be off by a point where a kink is within rounding of a data point).
+
+    ``seq``: one shared row [B] (``w`` any shape), or rows [K, B] matching ``w`` [K, M], or with
+    ``rows`` one row per unit ([S, B] for ``w`` [S]).
+    """
+    t = _kinks(w, b, live)
+    if rows:
+        return torch.searchsorted(seq, t[:, None], right=True)[:, 0]
+    if seq.ndim == 1:
+        return torch.searchsorted(seq, t.reshape(-1), right=True).view(t.shape)
+    return torch.searchsorted(seq, t, right=True)
+
+
+def _moves(xs_pad, offset, w, b, pos, live, e):
+    """The move (-1, 0 or +1) that brings each boundary e closer to agreeing with the sign of
+    w*x+b itself (computed as in ShallowReLU.forward: mul, then add); 0 where it agrees.
+
+    ``xs_pad``: the padded data, flattened; ``offset``: each unit's row start in it (None: one row).
+    """
+    at = e if offset is None else e + offset
+    left = xs_pad[at] * w + b
+    right = xs_pad[at + 1] * w + b
+    return (((right > 0) != pos) & live).to(e.dtype) - (((left > 0) == pos) & live).to(e.dtype)
+
+
+def _predict(a, w, b, c, d, scale, xs, warm=None):
     """f at xs [K, B] from difference arrays over the activity boundaries.
 
     f(x_n) = x_n A_n + B_n with (A, B)_n = sum over units active at n of kappa*a*(w, b).
     Units are binned by (network, facing, e): right-facing ones count at n >= e (prefix sums),
-    the others at n < e (suffix sums). Returns ``(f, (e, flat))``, ``flat`` the bin of each unit.
+    the others at n < e (suffix sums). Returns ``(f, (e, pos), flat)``: the boundaries and facings
+    (:func:`_boundaries`; ``warm`` is its warm start) and ``flat`` the bin of each unit.
     """
     K, B = xs.shape
-    e, pos = _boundaries(w, b, xs, e0)
+    e, pos = _boundaries(w, b, xs, warm)
     nb = 2 * (B + 1)
     flat = (torch.where(pos, e, e + (B + 1)) + torch.arange(0, K * nb, nb, device=e.device)[:, None]).reshape(-1)
     ka = a if scale is None else a * scale[:, None]  # None: all standard (kappa = 1), skip a pass
@@ -272,21 +312,22 @@ def _predict(a, w, b, c, d, scale, xs, e0=None):
     left = coef[:, 1].flip(1).cumsum(1).flip(1)[:, 1:]  # sum over e > n
     AB = right + left
     f = xs * (AB[..., 0] + c[:, None]) + AB[..., 1] + d[:, None]
-    return f, (e, flat)
+    return f, (e, pos), flat
 
 
-def loss_grad_kernel(a, w, b, c, d, scale, xs, ys, *, first_layer=True, e0=None):
+def loss_grad_kernel(a, w, b, c, d, scale, xs, ys, *, first_layer=True, warm=None):
     r"""Mean squared error :math:`L=\frac1B\sum_n (f(x_n)-y_n)^2` of K networks and its gradient.
 
     ``xs``, ``ys``: [K, B], each row of ``xs`` sorted; ``scale``: [K] output factors, or None
-    when all are 1. Returns ``(loss [K], grads, e)`` with
+    when all are 1. Returns ``(loss [K], grads, state)`` with
     ``grads`` a dict over ``a, w, b, c, d`` (``w``, ``b`` omitted when ``first_layer`` is False)
-    and ``e`` the activity boundaries (a warm start for the next call on the same xs).
+    and ``state`` = ``(e, pos)``, the activity boundaries and facings (``warm``: the warm start of
+    the next call on the same xs).
     The gradient for ``c``/``d`` is returned for every network; callers mask absent terms.
     Units with a = w = b = 0 (padding) get exactly zero gradient.
     """
     K, B = xs.shape
-    f, (e, flat) = _predict(a, w, b, c, d, scale, xs, e0)
+    f, state, flat = _predict(a, w, b, c, d, scale, xs, warm)
     r = f - ys
     loss = (r * r).mean(1)
     g = r * (2.0 / B)
@@ -307,4 +348,4 @@ def loss_grad_kernel(a, w, b, c, d, scale, xs, ys, *, first_layer=True, e0=None)
     if first_layer:
         grads["w"] = sa * S1
         grads["b"] = sa * S0
-    return loss, grads, e
+    return loss, grads, state
