@@ -215,17 +215,21 @@ def _boundaries(w, b, xs, warm=None):
     pos = w > 0
     live = w != 0
     shared = K == 1 or xs.stride(0) == 0  # all rows equal: search and index one shared row
+    if _count_all(xs, w):
+        return _count(xs[:1] if shared else xs[:, None, :], w[..., None], b[..., None], pos[..., None]), pos
     # Sentinels -inf/+inf at both ends make every live unit consistent there without clamping:
     # xs_pad[e] = x_{e-1}, xs_pad[e+1] = x_e (in row k of the flattened table: offset k*(B+2)).
     inf_col = torch.full((K, 1), float("inf"), dtype=xs.dtype, device=xs.device)
     if shared:
         seq = xs[0]
         xs_pad = torch.cat([-inf_col[0], seq, inf_col[0]])
+        table = xs_pad.expand(K, B + 2)  # gather reads the one row K times, no copy
         offset = None
     else:
         seq = xs
-        xs_pad = torch.cat([-inf_col, xs, inf_col], 1).reshape(-1)
-        offset = torch.arange(0, K * (B + 2), B + 2, device=xs.device)[:, None]
+        table = torch.cat([-inf_col, xs, inf_col], 1)
+        xs_pad = table.reshape(-1)
+        offset = torch.arange(0, K * (B + 2), B + 2, device=xs.device)
 
     if warm is None:
         e = _search(seq, w, b, live, offset)
@@ -234,16 +238,21 @@ def _boundaries(w, b, xs, warm=None):
         e = torch.where(pos == pos0, e0, B - e0)
         # w = 0 makes no sign test to walk by (x*0 at the sentinels is NaN): set those directly.
         e = torch.where(live, e, torch.where(b > 0, B, 0))
-    move = _moves(xs_pad, offset, w, b, pos, live, e)
+    move = _moves(table.gather(1, e), table.gather(1, e + 1), w, b, pos, live)
     sel = move.nonzero(as_tuple=True)
     if sel[0].numel() == 0:  # the common case: every boundary already agrees with the sign test
         return e, pos
     ws, bs, ps, ls = w[sel], b[sel], pos[sel], live[sel]
-    off = None if offset is None else offset[:, 0][sel[0]]
+    if ws.numel() * B <= _COUNT_ELEMENTS:
+        # Few units moved: count their active points directly (no further pass, no host read).
+        e[sel] = _count(seq if shared else seq[sel[0]], ws[:, None], bs[:, None], ps[:, None])
+        return e, pos
+    off = None if offset is None else offset[sel[0]]
     # clamp: NaN parameters (the step a network diverges) must not index out of range.
     es = (e[sel] + move[sel]).clamp_(0, B)
     for it in range(B + 2):
-        ms = _moves(xs_pad, off, ws, bs, ps, ls, es)
+        at = es if off is None else es + off
+        ms = _moves(xs_pad.take(at), xs_pad.take(at + 1), ws, bs, ps, ls)
         if not bool(ms.any()):
             break
         if it == 0 and warm is not None:
@@ -254,6 +263,26 @@ def _boundaries(w, b, xs, warm=None):
             es = (es + ms).clamp_(0, B)
     e[sel] = es
     return e, pos
+
+
+#: the largest units x points for which boundaries are counted densely (:func:`_count`): on an
+#: accelerator for every unit, on the CPU for the units a correction pass moved
+_COUNT_ELEMENTS = 2**22
+
+
+def _count_all(xs, w):
+    """Whether to count every boundary densely: on an accelerator the O(K M B) count is cheap and
+    needs no host read (a sync), which the correction passes do."""
+    return xs.device.type != "cpu" and w.numel() * xs.shape[1] <= _COUNT_ELEMENTS
+
+
+def _count(x, w, b, pos):
+    """Boundaries by definition: the number of points where (w*x+b > 0) differs from (w > 0), i.e.
+    the inactive points of a right-facing unit, the active ones of the others (the sign test is
+    monotone along sorted x, so these are a prefix). ``x`` [..., B] broadcasts against ``w``,
+    ``b``, ``pos`` [..., 1]; the result drops the last axis."""
+    act = x * w + b > 0
+    return (act != pos).sum(-1)
 
 
 def _kinks(w, b, live):
@@ -278,16 +307,15 @@ def _search(seq, w, b, live, offset, rows=False):
     return torch.searchsorted(seq, t, right=True)
 
 
-def _moves(xs_pad, offset, w, b, pos, live, e):
+def _moves(x_left, x_right, w, b, pos, live):
     """The move (-1, 0 or +1) that brings each boundary e closer to agreeing with the sign of
     w*x+b itself (computed as in ShallowReLU.forward: mul, then add); 0 where it agrees.
 
-    ``xs_pad``: the padded data, flattened; ``offset``: each unit's row start in it (None: one row).
+    ``x_left``, ``x_right``: the padded data next to e, x_{e-1} and x_e (-inf, +inf past the ends).
     """
-    at = e if offset is None else e + offset
-    left = xs_pad[at] * w + b
-    right = xs_pad[at + 1] * w + b
-    return (((right > 0) != pos) & live).to(e.dtype) - (((left > 0) == pos) & live).to(e.dtype)
+    left = x_left * w + b
+    right = x_right * w + b
+    return (((right > 0) != pos) & live).to(torch.int64) - (((left > 0) == pos) & live).to(torch.int64)
 
 
 def _predict(a, w, b, c, d, scale, xs, warm=None):
