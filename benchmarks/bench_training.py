@@ -180,7 +180,7 @@ def dense_agrees(K, m, n, optimizer, steps=5):
     dense_steps(params, x, y, optimizer, lr, steps)
     mn.train_population(nets, x, y, steps=steps, lr=lr, weight_decay=WEIGHT_DECAY, optimizer=optimizer,
                         log_every=steps, backend="torch")
-    return max(float((p - torch.stack([getattr(net, nm).detach() for net in nets])).abs().max())
+    return max(float((p.detach() - torch.stack([getattr(net, nm).detach() for net in nets])).abs().max())
                for p, nm in zip(params, "awbcd"))
 
 

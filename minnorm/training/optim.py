@@ -35,9 +35,11 @@ Mean-field with the conventions of Shevchenko et al. (per particle
 the MSE): ``lr = m*eta``, ``weight_decay = lambda/m``, ``noise_temperature = 1/(m*beta)``;
 then ``lam = n*lambda``.
 
-The functions act on the packed parameters of a :class:`~minnorm.training.population.Population`
-(``P``: name -> [K, M] or [K] tensor) with per-network ``lr`` [K]; :mod:`minnorm.training.loop`
-calls them once per step, :mod:`minnorm.training.compiled` repeats the same arithmetic in numba.
+The functions act on the packed parameters of a :class:`~minnorm.training.population.Population`:
+:func:`_update` on all trained groups at once, laid side by side in one [K, T] tensor (one fused
+pass per step, per-network ``lr`` [K, 1]), :func:`_add_noise` on the groups by name (``P``: name ->
+[K, M] or [K] views of it); :mod:`minnorm.training.loop` calls them once per step,
+:mod:`minnorm.training.compiled` repeats the same arithmetic in numba.
 """
 
 import math

@@ -25,9 +25,11 @@ This costs :math:`O(K m)` per step (plus a search when kinks cross data points) 
 :func:`minnorm.loss_and_grad` (``method="autograd"``) differentiates the dense formula, to check.
 
 The boundary :math:`e_j` is found by ``searchsorted`` on the kink :math:`-b_j/w_j` (or warm-started
-from the previous step, since kinks move little) and then corrected by evaluating
-:math:`w_j x_n + b_j` (mul then add, as in :meth:`ShallowReLU.forward`) next to it until the sign
-test agrees. Floating-point ``w*x+b`` is monotone in ``x``, so the active set is then exactly
+from the previous step, since kinks move little) and then checked by evaluating
+:math:`w_j x_n + b_j` (mul then add, as in :meth:`ShallowReLU.forward`) next to it; the few units
+where the sign test disagrees get theirs by counting the points where it differs from
+:math:`w_j > 0` (on an accelerator every unit is counted: O(K m B) work but no host sync).
+Floating-point ``w*x+b`` is monotone in ``x``, so the active set is then exactly
 ``{w*x+b > 0}``: torch autograd's sub-gradient convention (relu'(0) = 0), also when a kink sits on
 a data point.
 """
