@@ -660,16 +660,16 @@ def test_boundaries_equal_the_sign_test_from_any_start(mode, monkeypatch):
         w, b = _hard_units(rng, K, M, x)
         for shared in (True, False):
             xs = torch.tensor(x).expand(K, B) if shared else torch.tensor(x).repeat(K, 1)
-            e, pos = _population._boundaries(w, b, xs)
+            e, pos, pad = _population._boundaries(w, b, xs)
             np.testing.assert_array_equal(e.numpy(), _sign_test_boundaries(w, b, x))
             # the next step: kinks moved a little, some w changed sign (small |w| crossing 0)
             flip = torch.tensor(rng.random((K, M)) < 0.3)
             w2 = torch.where(flip, -w, w * (1 + 1e-3 * torch.tensor(rng.standard_normal((K, M)))))
-            e2, _ = _population._boundaries(w2, b, xs, (e, pos))
+            e2, _, _ = _population._boundaries(w2, b, xs, (e, pos, pad))
             np.testing.assert_array_equal(e2.numpy(), _sign_test_boundaries(w2, b, x))
             # and an arbitrary warm start
-            junk = (torch.tensor(rng.integers(0, B + 1, (K, M))), torch.tensor(rng.random((K, M)) < 0.5))
-            e3, _ = _population._boundaries(w2, b, xs, junk)
+            junk = (torch.tensor(rng.integers(0, B + 1, (K, M))), torch.tensor(rng.random((K, M)) < 0.5), pad)
+            e3, _, _ = _population._boundaries(w2, b, xs, junk)
             np.testing.assert_array_equal(e3.numpy(), _sign_test_boundaries(w2, b, x))
 
 

@@ -203,68 +203,73 @@ def _boundaries(w, b, xs, warm=None):
     """Activity boundary e [K, M] of every unit on xs [K, B] (rows sorted).
 
     Right-facing units (w > 0) are active on [e, B), all others on [0, e): a unit with w = 0 is
-    active everywhere (e = B) iff b > 0, else nowhere (e = 0). Returns ``(e, pos)``, ``pos = w > 0``
-    (together: the warm start of the next call).
+    active everywhere (e = B) iff b > 0, else nowhere (e = 0). Returns ``(e, pos, pad)``,
+    ``pos = w > 0`` and ``pad`` the padded data (:func:`_padded`): the warm start of the next call.
 
-    ``warm`` = ``(e, pos)`` of the previous step on the same xs: kinks move little per step, so
-    one correction pass over all units replaces the binary search, and only the units that pass
-    moves are worked on further (searched again if a second pass still moves them), so the
-    cost of the rare large moves is proportional to the units making them. A unit whose ``w``
-    changed sign starts from ``B - e``: it keeps its number of active points, which is right
-    for the common case of a small ``|w|`` (kink far outside the data) crossing zero.
+    ``warm``, that triple from the previous step on the same xs: kinks move little per step, so
+    one check over all units replaces the binary search, and only the units it finds wrong are
+    worked on further, so the cost of the rare large moves is proportional to the units making
+    them. A unit whose ``w`` changed sign starts from ``B - e``: it keeps its number of active
+    points, which is right for the common case of a small ``|w|`` (kink far outside the data)
+    crossing zero.
     """
     K, B = xs.shape
     pos = w > 0
-    live = w != 0
     shared = K == 1 or xs.stride(0) == 0  # all rows equal: search and index one shared row
     if _count_all(xs, w):
-        return _count(xs[:1] if shared else xs[:, None, :], w[..., None], b[..., None], pos[..., None]), pos
-    # Sentinels -inf/+inf at both ends make every live unit consistent there without clamping:
-    # xs_pad[e] = x_{e-1}, xs_pad[e+1] = x_e (in row k of the flattened table: offset k*(B+2)).
-    inf_col = torch.full((K, 1), float("inf"), dtype=xs.dtype, device=xs.device)
-    if shared:
-        seq = xs[0]
-        xs_pad = torch.cat([-inf_col[0], seq, inf_col[0]])
-        table = xs_pad.expand(K, B + 2)  # gather reads the one row K times, no copy
-        offset = None
+        return _count(xs[:1] if shared else xs[:, None, :], w[..., None], b[..., None], pos[..., None]), pos, None
+    live = w != 0
+    if warm is None or warm[2] is None:
+        pad = _padded(xs, shared)
+        e = _search(pad[0], w, b, live)
     else:
-        seq = xs
-        table = torch.cat([-inf_col, xs, inf_col], 1)
-        xs_pad = table.reshape(-1)
-        offset = torch.arange(0, K * (B + 2), B + 2, device=xs.device)
-
-    if warm is None:
-        e = _search(seq, w, b, live, offset)
-    else:
-        e0, pos0 = warm
+        e0, pos0, pad = warm
         e = torch.where(pos == pos0, e0, B - e0)
-        # w = 0 makes no sign test to walk by (x*0 at the sentinels is NaN): set those directly.
+        # w = 0 makes no sign test to check by (x*0 at the sentinels is NaN): set those directly.
         e = torch.where(live, e, torch.where(b > 0, B, 0))
-    move = _moves(table.gather(1, e), table.gather(1, e + 1), w, b, pos, live)
-    sel = move.nonzero(as_tuple=True)
+    seq, xs_pad, table, offset = pad
+    # Right: the sign test at x_{e-1} (table[e]) and x_e (table[e+1]) says inactive, active for a
+    # right-facing unit (the reverse for the others); -inf/+inf sentinels at both ends.
+    wrong = ((((table[:, 1:].gather(1, e) * w + b) > 0) != pos) | (((table.gather(1, e) * w + b) > 0) == pos)) & live
+    sel = wrong.nonzero(as_tuple=True)
     if sel[0].numel() == 0:  # the common case: every boundary already agrees with the sign test
-        return e, pos
+        return e, pos, pad
     ws, bs, ps, ls = w[sel], b[sel], pos[sel], live[sel]
+    rows = seq if shared else seq[sel[0]]
     if ws.numel() * B <= _COUNT_ELEMENTS:
-        # Few units moved: count their active points directly (no further pass, no host read).
-        e[sel] = _count(seq if shared else seq[sel[0]], ws[:, None], bs[:, None], ps[:, None])
-        return e, pos
+        # Few units are off: count their active points directly (no further pass, no host read).
+        e[sel] = _count(rows, ws[:, None], bs[:, None], ps[:, None])
+        return e, pos, pad
     off = None if offset is None else offset[sel[0]]
-    # clamp: NaN parameters (the step a network diverges) must not index out of range.
-    es = (e[sel] + move[sel]).clamp_(0, B)
-    for it in range(B + 2):
+    es = e[sel]
+    for it in range(B + 3):
         at = es if off is None else es + off
         ms = _moves(xs_pad.take(at), xs_pad.take(at + 1), ws, bs, ps, ls)
         if not bool(ms.any()):
             break
-        if it == 0 and warm is not None:
+        if it == 1 and warm is not None:
             # Still moving after two passes (typically w changed sign with its kink inside the
             # data, so e jumps far): search just those, then walk on.
-            es = torch.where(ms != 0, _search(seq if shared else seq[sel[0]], ws, bs, ls, None, rows=not shared), es)
+            es = torch.where(ms != 0, _search(rows, ws, bs, ls, rows=not shared), es)
         else:
+            # clamp: NaN parameters (the step a network diverges) must not index out of range.
             es = (es + ms).clamp_(0, B)
     e[sel] = es
-    return e, pos
+    return e, pos, pad
+
+
+def _padded(xs, shared):
+    """``(seq, xs_pad, table, offset)``: the data to search (one row [B] if ``shared``, else xs),
+    and the data with sentinels -inf, +inf at both ends, flattened (``xs_pad``; row k starts at
+    ``offset[k]``, None for one row) and as rows [K, B+2] (``table``; for one row a stride-0 view)."""
+    K, B = xs.shape
+    inf_col = torch.full((K, 1), float("inf"), dtype=xs.dtype, device=xs.device)
+    if shared:
+        seq = xs[0]
+        xs_pad = torch.cat([-inf_col[0], seq, inf_col[0]])
+        return seq, xs_pad, xs_pad.expand(K, B + 2), None
+    table = torch.cat([-inf_col, xs, inf_col], 1)
+    return xs, table.reshape(-1), table, torch.arange(0, K * (B + 2), B + 2, device=xs.device)
 
 
 #: the largest units x points for which boundaries are counted densely (:func:`_count`): on an
@@ -294,7 +299,7 @@ def _kinks(w, b, live):
     return torch.nan_to_num(t, nan=-float("inf"), posinf=float("inf"), neginf=-float("inf"))
 
 
-def _search(seq, w, b, live, offset, rows=False):
+def _search(seq, w, b, live, rows=False):
     """Binary search of the kinks in the sorted data (a start for :func:`_moves`; the kink is
     rounded, so it may be off by a point where a kink is within rounding of a data point).
 
@@ -325,11 +330,12 @@ def _predict(a, w, b, c, d, scale, xs, warm=None):
 
     f(x_n) = x_n A_n + B_n with (A, B)_n = sum over units active at n of kappa*a*(w, b).
     Units are binned by (network, facing, e): right-facing ones count at n >= e (prefix sums),
-    the others at n < e (suffix sums). Returns ``(f, (e, pos), flat)``: the boundaries and facings
-    (:func:`_boundaries`; ``warm`` is its warm start) and ``flat`` the bin of each unit.
+    the others at n < e (suffix sums). Returns ``(f, state, flat)``: the boundary state of
+    :func:`_boundaries` (``warm`` is its warm start) and ``flat`` the bin of each unit.
     """
     K, B = xs.shape
-    e, pos = _boundaries(w, b, xs, warm)
+    state = _boundaries(w, b, xs, warm)
+    e, pos = state[:2]
     nb = 2 * (B + 1)
     flat = (torch.where(pos, e, e + (B + 1)) + torch.arange(0, K * nb, nb, device=e.device)[:, None]).reshape(-1)
     ka = a if scale is None else a * scale[:, None]  # None: all standard (kappa = 1), skip a pass
@@ -342,7 +348,7 @@ def _predict(a, w, b, c, d, scale, xs, warm=None):
     left = coef[:, 1].flip(1).cumsum(1).flip(1)[:, 1:]  # sum over e > n
     AB = right + left
     f = xs * (AB[..., 0] + c[:, None]) + AB[..., 1] + d[:, None]
-    return f, (e, pos), flat
+    return f, state, flat
 
 
 def loss_grad_kernel(a, w, b, c, d, scale, xs, ys, *, first_layer=True, warm=None):
@@ -351,8 +357,8 @@ def loss_grad_kernel(a, w, b, c, d, scale, xs, ys, *, first_layer=True, warm=Non
     ``xs``, ``ys``: [K, B], each row of ``xs`` sorted; ``scale``: [K] output factors, or None
     when all are 1. Returns ``(loss [K], grads, state)`` with
     ``grads`` a dict over ``a, w, b, c, d`` (``w``, ``b`` omitted when ``first_layer`` is False)
-    and ``state`` = ``(e, pos)``, the activity boundaries and facings (``warm``: the warm start of
-    the next call on the same xs).
+    and ``state`` the activity boundaries, facings and padded data of :func:`_boundaries`
+    (``warm``: the warm start of the next call on the same xs).
     The gradient for ``c``/``d`` is returned for every network; callers mask absent terms.
     Units with a = w = b = 0 (padding) get exactly zero gradient.
     """
