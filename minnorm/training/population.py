@@ -226,7 +226,7 @@ def _boundaries(w, b, xs, warm=None):
         e0, pos0, pad = warm
         e = torch.where(pos == pos0, e0, B - e0)
         # w = 0 makes no sign test to check by (x*0 at the sentinels is NaN): set those directly.
-        e = torch.where(live, e, torch.where(b > 0, B, 0))
+        e = torch.where(live, e, (b > 0) * B)
     seq, xs_pad, table, offset = pad
     # Right: the sign test at x_{e-1} (table[e]) and x_e (table[e+1]) says inactive, active for a
     # right-facing unit (the reverse for the others); -inf/+inf sentinels at both ends.
@@ -337,7 +337,10 @@ def _predict(a, w, b, c, d, scale, xs, warm=None):
     state = _boundaries(w, b, xs, warm)
     e, pos = state[:2]
     nb = 2 * (B + 1)
-    flat = (torch.where(pos, e, e + (B + 1)) + torch.arange(0, K * nb, nb, device=e.device)[:, None]).reshape(-1)
+    flat = torch.where(pos, e, e + (B + 1))
+    if K > 1:
+        flat = flat + torch.arange(0, K * nb, nb, device=e.device)[:, None]
+    flat = flat.reshape(-1)
     ka = a if scale is None else a * scale[:, None]  # None: all standard (kappa = 1), skip a pass
     # bincount with weights: a fast scatter-add on CPU and CUDA.
     coef = torch.stack([
