@@ -146,9 +146,10 @@ def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimi
 
     The trained groups live side by side in one flat tensor [K, T] (``P`` holds views of it), so
     that an update is one pass over all of them. The host reads one value per step (whether a
-    network diverged or reached ``tol``; on the rare steps where that happens, its record), plus
-    what the boundary search needs (:func:`minnorm.training.population._boundaries`) and the
-    logged statistics every ``log_every`` steps.
+    network diverged or reached ``tol``; on the rare steps where that happens, its record), on the
+    CPU one more for the boundary check (:func:`minnorm.training.population._boundaries`; none on
+    an accelerator, where boundaries are counted), and the logged statistics every ``log_every``
+    steps.
 
     Returns, per network, ``(history, stop_reason, steps_done, divergence)``, ``divergence`` None
     or ``(loss, last_finite_loss)`` (as :func:`minnorm.training.compiled.run_compiled` does).
