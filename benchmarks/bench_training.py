@@ -15,12 +15,16 @@ per step (O(K m log n) work), and the equivalent dense batched-matmul formulatio
 
 Run: ``python benchmarks/bench_training.py [--K 64 --m 1000 --n 20 --steps 100 --device cpu]``
 
-``--table`` instead times the rows of issue 11's table (K, m, n, optimizer) in one run: µs per
-step of :func:`minnorm.train_population` on the torch path (``backend="torch"``) and on the
-compiled numba kernel (``backend="compiled"``), their ratio, and the step's lower bound on this
-machine: the larger of (bytes the step must move) / (measured DRAM bandwidth) and
-(flops) / (measured float64 matmul rate), printed next to the same bound at the measured
-cache-resident (L2/L3) bandwidth, since these working sets fit in cache. Medians of ``--repeats``.
+``--table`` instead times the rows of issue 11's table (K, m, n; each with GD and Adam) in one
+run: µs per step of :func:`minnorm.train_population` as a user calls it (``backend="auto"``:
+the compiled numba kernel on CPU float64) beside minnorm 0.1's number from the issue, of the torch
+path (``backend="torch"``), and of the dense batched torch loop a user would otherwise write
+(:func:`dense_steps`: [K, m, n] pre-activations, autograd, one torch optimizer) with its ratio
+to the library call; and the step's lower bound on this machine: the larger of (bytes the step
+must move) / (measured DRAM bandwidth) and (flops) / (measured float64 matmul rate), printed next
+to the same bound at the measured cache-resident (L2/L3) bandwidth, since these working sets fit
+in cache. Medians of ``--repeats``; the CPU, core count, thread count and load average are printed
+with them (timings on a shared machine are only comparable within one run).
 Run: ``python benchmarks/bench_training.py --table [--repeats 5]``
 """
 
@@ -87,8 +91,14 @@ BYTES_PER_UNIT = {"gd": 64, "adam": 160}
 FLOPS_PER_UNIT_OPT = {"gd": 35, "adam": 35 + 36}
 # Per data point and network: forward (4), residual and loss (3), two prefix sums (4), two cumsums (4).
 FLOPS_PER_POINT = 15
-TABLE_ROWS = [(14, 400, 10, "gd"), (64, 100, 10, "gd"), (64, 100, 10, "adam"), (64, 1000, 20, "gd"),
-              (64, 1000, 20, "adam"), (8, 10000, 100, "gd"), (1, 400, 10, "gd"), (1, 400, 10, "adam")]
+#: issue 11's rows (K, m, n), each with GD and Adam
+TABLE_SIZES = [(14, 400, 10), (64, 100, 10), (64, 1000, 20), (8, 10000, 100), (1, 400, 10)]
+TABLE_ROWS = [(K, m, n, opt) for K, m, n in TABLE_SIZES for opt in ("gd", "adam")]
+#: issue 11's train_population µs per step (minnorm 0.1, the same 2-core machine type); it has no
+#: Adam rows except (64, 100, 10)
+ISSUE_TRAIN_POPULATION_US = {(14, 400, 10, "gd"): 817, (64, 100, 10, "gd"): 1641, (64, 100, 10, "adam"): 2519,
+                             (64, 1000, 20, "gd"): 4613, (8, 10000, 100, "gd"): 5683, (1, 400, 10, "gd"): 503}
+WEIGHT_DECAY = 1e-3
 
 
 def copy_bandwidth(nbytes, repeats=7):
@@ -108,31 +118,105 @@ def copy_bandwidth(nbytes, repeats=7):
     return 2 * nbytes / statistics.median(ts)
 
 
-def step_time(K, m, n, optimizer, backend, steps, repeats):
-    """Median seconds per step of train_population (log_every = steps: timing, not logging)."""
+def _table_task(n, optimizer):
     x = torch.linspace(-1, 1, n, dtype=torch.float64)
-    y = torch.sin(3 * x)
-    lr = 1e-2 if optimizer == "gd" else 1e-3
+    return x, torch.sin(3 * x), (1e-2 if optimizer == "gd" else 1e-3)
+
+
+def step_time(K, m, n, optimizer, backend, steps, repeats):
+    """Median seconds per step of train_population (log_every = steps: timing, not logging), and
+    the backend that ran."""
+    x, y, lr = _table_task(n, optimizer)
     ts = []
     for _ in range(repeats + 1):  # the first run warms up (and loads the compiled kernel)
         nets = [mn.ShallowReLU(m, skip=True, seed=s) for s in range(K)]
         t0 = time.perf_counter()
-        mn.train_population(nets, x, y, steps=steps, lr=lr, weight_decay=1e-3, optimizer=optimizer,
-                            log_every=steps, backend=backend)
+        res = mn.train_population(nets, x, y, steps=steps, lr=lr, weight_decay=WEIGHT_DECAY, optimizer=optimizer,
+                                  log_every=steps, backend=backend)
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts[1:]) / steps, res[0].backend
+
+
+def dense_batched(nets):
+    """The K networks as dense [K, m] (and [K]) leaf tensors, copies of their parameters."""
+    a, w, b = (torch.stack([getattr(net, nm).detach() for net in nets]).clone().requires_grad_() for nm in "awb")
+    c, d = (torch.stack([getattr(net, nm).detach() for net in nets]).clone().requires_grad_() for nm in "cd")
+    return a, w, b, c, d
+
+
+def dense_steps(params, x, y, optimizer, lr, steps):
+    """What a user would otherwise write: all K networks as batched tensors, the pre-activations
+    [K, m, n] by broadcasting, f by bmm, autograd backward and one torch optimizer (the
+    library's objective: the mean of each network's MSE plus wd/2 (a² + w²), biases unpenalised)."""
+    a, w, b, c, d = params
+    groups = [{"params": [a, w], "weight_decay": WEIGHT_DECAY}, {"params": [b, c, d], "weight_decay": 0.0}]
+    opt = torch.optim.SGD(groups, lr=lr) if optimizer == "gd" else torch.optim.Adam(groups, lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        h = torch.relu(w[:, :, None] * x + b[:, :, None])
+        f = torch.bmm(a[:, None, :], h)[:, 0] + c[:, None] * x + d[:, None]
+        ((f - y) ** 2).mean(1).sum().backward()
+        opt.step()
+
+
+def dense_step_time(K, m, n, optimizer, steps, repeats):
+    """Median seconds per step of :func:`dense_steps`."""
+    x, y, lr = _table_task(n, optimizer)
+    ts = []
+    for _ in range(repeats + 1):
+        params = dense_batched([mn.ShallowReLU(m, skip=True, seed=s) for s in range(K)])
+        t0 = time.perf_counter()
+        dense_steps(params, x, y, optimizer, lr, steps)
         ts.append(time.perf_counter() - t0)
     return statistics.median(ts[1:]) / steps
 
 
+def dense_agrees(K, m, n, optimizer, steps=5):
+    """Max |parameter difference| between :func:`dense_steps` and train_population (torch path)
+    after a few steps: the dense loop computes the same iterates (to rounding)."""
+    x, y, lr = _table_task(n, optimizer)
+    nets = [mn.ShallowReLU(m, skip=True, seed=s) for s in range(min(K, 2))]
+    params = dense_batched(nets)
+    dense_steps(params, x, y, optimizer, lr, steps)
+    mn.train_population(nets, x, y, steps=steps, lr=lr, weight_decay=WEIGHT_DECAY, optimizer=optimizer,
+                        log_every=steps, backend="torch")
+    return max(float((p.detach() - torch.stack([getattr(net, nm).detach() for net in nets])).abs().max())
+               for p, nm in zip(params, "awbcd"))
+
+
+def _machine():
+    import os
+    import platform
+
+    model = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    return model, os.cpu_count(), load
+
+
 def table(repeats=5, target_s=0.3):
-    """Issue 11's table, measured in one run; returns the rows as dicts."""
+    """Issue 11's table (every row, GD and Adam), measured in one run; returns the rows as dicts.
+
+    Per row, µs per step (medians of ``repeats`` timed runs after one warm-up): the library call
+    ``train_population`` (auto backend; the backend it chose is printed), its ratio to the issue's
+    minnorm 0.1 number, the torch path (``backend="torch"``), the dense batched torch loop
+    (:func:`dense_steps`), its ratio to the compiled kernel, and the DRAM/flop and cache-resident
+    bounds.
+    """
+    model, ncpu, load0 = _machine()
     mm64 = matmul_gflops("cpu", torch.float64) * 1e9
     dram = copy_bandwidth(256 * 2**20)
     cache = copy_bandwidth(512 * 2**10)
-    print(f"torch={torch.__version__} threads={torch.get_num_threads()} float64 CPU, median of {repeats}; "
-          f"measured: matmul {mm64 / 1e9:.1f} GFLOP/s, copy bandwidth DRAM {dram / 1e9:.1f} GB/s, "
-          f"cache-resident {cache / 1e9:.1f} GB/s")
-    head = (f"{'K':>4}{'m':>7}{'n':>5}{'opt':>6}{'torch µs':>11}{'compiled µs':>13}{'speed-up':>10}"
-            f"{'bound µs':>10}{'cache bound':>13}{'compiled/bound':>16}")
+    print(f"CPU {model}, {ncpu} cores, torch={torch.__version__} threads={torch.get_num_threads()}, float64; "
+          f"load average at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+    print(f"measured: matmul {mm64 / 1e9:.1f} GFLOP/s, copy bandwidth DRAM {dram / 1e9:.1f} GB/s, "
+          f"cache-resident {cache / 1e9:.1f} GB/s; µs per step, median of {repeats}")
+    head = (f"{'K':>3}{'m':>6}{'n':>4}{'opt':>5}{'0.1 µs':>8}{'auto µs':>9}{'backend':>9}{'vs 0.1':>8}"
+            f"{'torch µs':>10}{'dense µs':>11}{'dense/auto':>11}{'bound':>8}{'cache':>8}{'auto/bound':>11}")
     print(head)
     out = []
     for K, m, n, opt in TABLE_ROWS:
@@ -141,15 +225,25 @@ def table(repeats=5, target_s=0.3):
         nbytes = units * BYTES_PER_UNIT[opt] + K * n * 16
         bound = max(nbytes / dram, flops / mm64)
         bound_cache = max(nbytes / cache, flops / mm64)
-        t_torch = step_time(K, m, n, opt, "torch", 20, repeats)
-        steps_c = max(20, int(target_s / max(bound * 3, 1e-7)))
-        t_comp = step_time(K, m, n, opt, "compiled", min(steps_c, 20000), repeats)
-        row = {"K": K, "m": m, "n": n, "opt": opt, "torch_us": t_torch * 1e6, "compiled_us": t_comp * 1e6,
-               "bound_us": bound * 1e6, "cache_bound_us": bound_cache * 1e6}
+        steps_fast = min(max(20, int(target_s / max(bound * 3, 1e-7))), 20000)
+        t_auto, used = step_time(K, m, n, opt, "auto", steps_fast, repeats)
+        t_torch, _ = step_time(K, m, n, opt, "torch", 20, repeats)
+        dense_flops = 10 * K * m * n  # a rough size, to give the slow dense rows few steps
+        steps_dense = max(2, min(50, int(target_s / max(dense_flops / 2e9, 1e-6))))
+        t_dense = dense_step_time(K, m, n, opt, steps_dense, repeats)
+        old = ISSUE_TRAIN_POPULATION_US.get((K, m, n, opt))
+        row = {"K": K, "m": m, "n": n, "opt": opt, "issue_0.1_us": old, "auto_us": t_auto * 1e6, "backend": used,
+               "torch_us": t_torch * 1e6, "dense_us": t_dense * 1e6, "bound_us": bound * 1e6,
+               "cache_bound_us": bound_cache * 1e6}
         out.append(row)
-        print(f"{K:>4}{m:>7}{n:>5}{opt:>6}{row['torch_us']:>11.1f}{row['compiled_us']:>13.1f}"
-              f"{t_torch / t_comp:>9.1f}x{row['bound_us']:>10.2f}{row['cache_bound_us']:>13.2f}"
-              f"{t_comp / bound:>15.1f}x")
+        old_s = f"{old:>8}" if old else f"{'-':>8}"
+        gain = f"{old / row['auto_us']:>7.0f}x" if old else f"{'-':>8}"
+        print(f"{K:>3}{m:>6}{n:>4}{opt:>5}{old_s}{row['auto_us']:>9.1f}{used:>9}{gain}{row['torch_us']:>10.0f}"
+              f"{row['dense_us']:>11.0f}{t_dense / t_auto:>10.1f}x{row['bound_us']:>8.2f}{row['cache_bound_us']:>8.2f}"
+              f"{t_auto / bound:>10.1f}x", flush=True)
+    load1 = _machine()[2]
+    print(f"load average at end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}; dense loop = train_population's "
+          f"iterates: max |difference| after 5 steps {max(dense_agrees(14, 40, 10, o) for o in ('gd', 'adam')):.1e}")
     return out
 
 

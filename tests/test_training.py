@@ -621,3 +621,111 @@ def test_cuda_population_matches_cpu():
     mn.train_population(gpu, X6, Y6, steps=200, lr=0.02, weight_decay=1e-3)
     for mc, mg in zip(cpu, gpu):
         assert _maxdiff(mc, mg.to("cpu")) < 1e-9
+
+
+# ------------------------------------------------------------------------------ torch path engine
+from minnorm.training import population as _population  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+
+
+def _sign_test_boundaries(w, b, x):
+    """Oracle, in Python floats: per unit, the number of points where (x*w + b > 0) differs from
+    (w > 0) (mul then add, as ShallowReLU.forward): the boundary e of the kernel's convention."""
+    return np.array([[sum((xi * wj + bj > 0) != (wj > 0) for xi in x) for wj, bj in zip(wr, br)]
+                     for wr, br in zip(w.tolist(), b.tolist())])
+
+
+def _hard_units(rng, K, M, x):
+    """Units that make boundaries hard: kinks exactly on (duplicated) data points, w = 0, and
+    |w| ~ 1e-300 (kinks far outside the data)."""
+    w = rng.standard_normal((K, M))
+    w[rng.random((K, M)) < 0.2] = 0.0
+    w[rng.random((K, M)) < 0.2] *= 1e-300
+    b = -w * x[rng.integers(0, len(x), (K, M))]
+    b[rng.random((K, M)) < 0.3] = rng.standard_normal()
+    return torch.tensor(w), torch.tensor(b)
+
+
+@pytest.mark.parametrize("mode", ["walk", "count-moved", "count-all"])
+def test_boundaries_equal_the_sign_test_from_any_start(mode, monkeypatch):
+    # walk: the correction passes only; count-moved: the CPU default; count-all: the accelerator path.
+    if mode == "walk":
+        monkeypatch.setattr(_population, "_COUNT_ELEMENTS", 0)
+    if mode == "count-all":
+        monkeypatch.setattr(_population, "_count_all", lambda xs, w: True)
+    rng = np.random.default_rng(11)
+    for trial in range(40):
+        K, M, B = 1 + trial % 4, 6, 1 + trial % 8
+        x = np.sort(rng.integers(-3, 4, B) / 3.0)  # duplicates, and 0
+        w, b = _hard_units(rng, K, M, x)
+        for shared in (True, False):
+            xs = torch.tensor(x).expand(K, B) if shared else torch.tensor(x).repeat(K, 1)
+            e, pos, pad = _population._boundaries(w, b, xs)
+            np.testing.assert_array_equal(e.numpy(), _sign_test_boundaries(w, b, x))
+            # the next step: kinks moved a little, some w changed sign (small |w| crossing 0)
+            flip = torch.tensor(rng.random((K, M)) < 0.3)
+            w2 = torch.where(flip, -w, w * (1 + 1e-3 * torch.tensor(rng.standard_normal((K, M)))))
+            e2, _, _ = _population._boundaries(w2, b, xs, (e, pos, pad))
+            np.testing.assert_array_equal(e2.numpy(), _sign_test_boundaries(w2, b, x))
+            # and an arbitrary warm start
+            junk = (torch.tensor(rng.integers(0, B + 1, (K, M))), torch.tensor(rng.random((K, M)) < 0.5), pad)
+            e3, _, _ = _population._boundaries(w2, b, xs, junk)
+            np.testing.assert_array_equal(e3.numpy(), _sign_test_boundaries(w2, b, x))
+
+
+def test_single_network_uses_the_warm_start(monkeypatch):
+    # K = 1 (every train() call): the binary search runs at the first step and for the final
+    # statistics only, not at every step.
+    calls = []
+    search = _population._search
+    monkeypatch.setattr(_population, "_search", lambda *a, **k: calls.append(1) or search(*a, **k))
+    mn.train(mn.ShallowReLU(40, skip=True, seed=2), X6, Y6, steps=100, lr=0.05, backend="torch")
+    assert 1 <= len(calls) <= 2
+
+
+class _HostReads(TorchDispatchMode):
+    """Counts the operations that make the host wait for the device (a sync on CUDA)."""
+
+    READS = ("aten._local_scalar_dense", "aten.nonzero", "aten.item", "aten.is_nonzero")
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += str(func).startswith(self.READS)
+        return func(*args, **(kwargs or {}))
+
+
+def _reads_per_step(steps, **kw):
+    def reads(n_steps):
+        models = _mixed_models()
+        with _HostReads() as counter:
+            mn.train_population(models, X6, Y6, steps=n_steps, lr=0.02, log_every=10**6, backend="torch", **kw)
+        return counter.count
+    return (reads(steps + 1) - reads(1)) / steps
+
+
+@pytest.mark.parametrize("kw", [dict(optimizer="gd"), dict(optimizer="adam", weight_decay=1e-3, tol=1e-12),
+                                dict(optimizer="sgd", batch_size=3, noise_temperature=1e-6)],
+                         ids=["gd", "adam-tol", "sgd-langevin"])
+def test_host_reads_per_step(kw, monkeypatch):
+    # One read for the stop checks (divergence, tol) and, on the CPU, one for the boundaries;
+    # none for the boundaries where every one is counted (the accelerator path).
+    assert _reads_per_step(30, **kw) <= 2
+    monkeypatch.setattr(_population, "_count_all", lambda xs, w: True)
+    assert _reads_per_step(30, **kw) <= 1
+
+
+def test_fused_adam_keeps_a_frozen_network_out_of_the_others():
+    # Network 1's loss overflows at step 0 (frozen, rows zeroed); the others' fused Adam steps
+    # run on the masked path and must equal training each alone.
+    y = np.stack([Y6, 1e200 * Y6, -Y6, Y6])
+    models = _mixed_models()
+    res = mn.train_population(models, X6, y, steps=60, lr=1e-2, optimizer="adam", weight_decay=1e-3,
+                              backend="torch")
+    assert res[1].stop_reason == "diverged" and res[1].steps_done == 0
+    for k in (0, 2, 3):
+        alone = _mixed_models()[k]
+        mn.train(alone, X6, y[k], steps=60, lr=1e-2, optimizer="adam", weight_decay=1e-3, backend="torch")
+        assert _maxdiff(alone, models[k]) < 1e-12

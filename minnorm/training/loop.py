@@ -20,7 +20,7 @@ from solvers.errors import InputError
 
 from minnorm.training.limits import _variant_of, limit_reference, solver_lam
 from minnorm.training.network import ShallowReLU
-from minnorm.training.objective import (_HISTORY_KEYS, _balance, _full_stats, _Groups, _grad_norm, _history,
+from minnorm.training.objective import (_HISTORY_KEYS, _balance, _flat, _full_stats, _Groups, _grad_norm, _history,
                                         _loss_only, _objective_grad, _prepare_data, _stats)
 from minnorm.training.optim import _add_noise, _check_betas, _update
 from minnorm.training.options import BACKENDS, OPTIMIZERS, check_lr_schedule, lr_factor
@@ -144,6 +144,13 @@ def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimi
          penalize_affine, train_first_layer, log_every, tol, betas, eps, lr_schedule="constant", lr_final_ratio=1.0):
     """The torch training loop behind :func:`train` and :func:`train_population`.
 
+    The trained groups live side by side in one flat tensor [K, T] (``P`` holds views of it), so
+    that an update is one pass over all of them. The host reads one value per step (whether a
+    network diverged or reached ``tol``; on the rare steps where that happens, its record), on the
+    CPU one more for the boundary check (:func:`minnorm.training.population._boundaries`; none on
+    an accelerator, where boundaries are counted), and the logged statistics every ``log_every``
+    steps.
+
     Returns, per network, ``(history, stop_reason, steps_done, divergence)``, ``divergence`` None
     or ``(loss, last_finite_loss)`` (as :func:`minnorm.training.compiled.run_compiled` does).
     """
@@ -152,21 +159,30 @@ def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimi
     full_batch = batch_size is None or batch_size >= n
     B = n if full_batch else batch_size
     lr_t = torch.tensor(lr, dtype=dt, device=dev)
+    lr_col = lr_t[:, None]
     wd_t = torch.tensor(wd, dtype=dt, device=dev)
     temp_t = torch.tensor(temp, dtype=dt, device=dev)
     noise_sd = torch.sqrt(2.0 * lr_t * temp_t)
     groups = _Groups(pop, train_first_layer, penalize_bias, penalize_affine)
-    P = pop.params()
+    names = list(groups.trained)
+    packed = pop.params()
+    theta = _flat(packed, names)  # a copy; P's trained entries are views of it
+    P = dict(packed)
+    col = 0
+    for nm in names:
+        size = packed[nm].shape[1] if packed[nm].ndim == 2 else 1
+        P[nm] = theta[:, col:col + size] if packed[nm].ndim == 2 else theta[:, col]
+        col += size
     gens = [torch.Generator(device=dev).manual_seed(int(s)) for s in seeds]
     noisy = [t > 0 for t in temp]
     has_cd = [[nm for nm in ("c", "d") if float(groups.trained[nm][k]) > 0] for k in range(K)]
     inv = torch.empty_like(order)
     inv[order] = torch.arange(n, device=dev)  # original index -> sorted position
     x_full = xs_sorted.expand(K, n)  # a stride-0 view: the kernel then searches one shared row
-    e_warm = None
+    warm = None
     balance0 = _balance(P).clone()
     active = torch.ones(K, dtype=torch.bool, device=dev)
-    all_active = True
+    active_host = [True] * K
     last_finite = torch.full((K,), float("nan"), dtype=dt, device=dev)
     stop_step = [steps] * K
     stop_reason = ["steps"] * K
@@ -174,15 +190,13 @@ def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimi
     diverged_rows = {}
     finals = [None] * K
     rows = []  # (step, {key: tensor [K]})
-    adam = None
-    if optimizer == "adam":
-        adam = {k: (torch.zeros_like(v), torch.zeros_like(v)) for k, v in P.items() if k in groups.trained}
+    adam = [torch.zeros_like(theta), torch.zeros_like(theta)] if optimizer == "adam" else None
     nb = -(-n // B)
     perm_pos = None
 
-    def stats(loss_batch, G):
+    def stats(loss_batch, grad):
         loss = loss_batch if full_batch else _loss_only(P, pop, x_full, ys_sorted)
-        return _stats(P, pop, groups, wd_t, loss, G, balance0)
+        return _stats(P, pop, groups, wd_t, loss, grad, balance0)
 
     def snapshot(st, k):
         return {key: float(v[k]) for key, v in st.items()}
@@ -197,22 +211,24 @@ def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimi
                 perm_pos = inv[perm]
             idx = perm_pos[:, j * B:(j + 1) * B].sort(1).values
             xb, yb = xs_sorted[idx], ys_sorted.gather(1, idx)
-        loss_b, G, e_b = _objective_grad(P, pop, groups, wd_t, xb, yb, e_warm)
+        loss_b, G, state = _objective_grad(P, pop, groups, wd_t, xb, yb, warm)
+        grad = _flat(G, names)
         if full_batch:
-            e_warm = e_b
+            warm = state
         # Events of this step: divergence (non-finite loss), or convergence (grad norm <= tol).
         bad = active & ~torch.isfinite(loss_b)
-        events = bad if tol is None else bad | (active & (_grad_norm(G) <= tol))
-        any_event = bool(events.any())
+        events = bad if tol is None else bad | (active & (_grad_norm(grad) <= tol))
+        any_event = bool(events.any())  # the one value the host must read every step
         st = None
         if t % log_every == 0 or any_event:
-            st = stats(loss_b, G)
+            st = stats(loss_b, grad)
             if t % log_every == 0:
                 rows.append((t, st))
         if any_event:
             for k in torch.nonzero(events).flatten().tolist():
                 stop_step[k] = t
                 finals[k] = snapshot(st, k)
+                active_host[k] = False
                 if bool(bad[k]):
                     stop_reason[k] = "diverged"
                     divergence[k] = (float(loss_b[k]), float(last_finite[k]))
@@ -222,24 +238,22 @@ def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimi
                     for nm in P:
                         P[nm][k] = 0.0
                     if adam is not None:
-                        for mv in adam.values():
-                            for tens in mv:
-                                tens[k] = 0.0
+                        for tens in adam:
+                            tens[k] = 0.0
                 else:
                     stop_reason[k] = "tol"
             active = active & ~events
-            all_active = bool(active.all())
-            if not bool(active.any()):
+            if not any(active_host):
                 break
         last_finite = torch.where(active, loss_b, last_finite)
         factor = lr_factor(lr_schedule, t, steps, lr_final_ratio)
         if factor == 1.0:  # constant schedule: no extra rounding, bit-identical to an unscheduled run
-            lr_now, sd_now = lr_t, noise_sd
+            lr_now, sd_now = lr_col, noise_sd
         else:
-            lr_now, sd_now = lr_t * factor, noise_sd * math.sqrt(factor)
-        _update(P, G, groups, None if all_active else active, lr_now, adam, t + 1, betas, eps)
+            lr_now, sd_now = lr_col * factor, noise_sd * math.sqrt(factor)
+        _update(theta, grad, None if all(active_host) else active[:, None], lr_now, adam, t + 1, betas, eps)
         if any(noisy):
-            _add_noise(P, pop, has_cd, active, sd_now, gens, noisy, train_first_layer)
+            _add_noise(P, pop, has_cd, active_host, sd_now, gens, noisy, train_first_layer)
 
     # Final state of networks that ran all their steps: full-batch statistics.
     live = [k for k in range(K) if stop_reason[k] == "steps"]
@@ -248,6 +262,9 @@ def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimi
         for k in live:
             finals[k] = snapshot(full_stats, k)
 
+    with torch.no_grad():
+        for nm in names:
+            packed[nm].copy_(P[nm])
     pop.write_back(diverged_rows)
     hist_steps = np.array([r[0] for r in rows], dtype=np.int64)
     stacked = {key: torch.stack([r[1][key] for r in rows]).cpu().numpy() if rows else np.zeros((0, K))

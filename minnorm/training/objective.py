@@ -117,10 +117,11 @@ class _Groups:
             self.penalized.update({"c", "d"})
 
 
-def _objective_grad(P, pop, groups, wd, xs, ys, e0=None):
-    """MSE [K] on (xs, ys), the gradient of the objective over the trained groups, and the boundaries."""
+def _objective_grad(P, pop, groups, wd, xs, ys, warm=None):
+    """MSE [K] on (xs, ys), the gradient of the objective over the trained groups, and the
+    boundary state (the next call's ``warm``; :func:`~minnorm.training.population.loss_grad_kernel`)."""
     loss, g, e = loss_grad_kernel(P["a"], P["w"], P["b"], P["c"], P["d"], pop.kernel_scale, xs, ys,
-                                  first_layer="w" in groups.trained, e0=e0)
+                                  first_layer="w" in groups.trained, warm=warm)
     G = {}
     for name, mask in groups.trained.items():
         gr = g[name]
@@ -134,7 +135,7 @@ def _objective_grad(P, pop, groups, wd, xs, ys, e0=None):
 
 def _loss_only(P, pop, xs, ys):
     """The MSE [K] on (xs, ys), without the gradient (SGD's full-data loss at a logged step)."""
-    f, _ = _predict(P["a"], P["w"], P["b"], P["c"], P["d"], pop.kernel_scale, xs)
+    f, _, _ = _predict(P["a"], P["w"], P["b"], P["c"], P["d"], pop.kernel_scale, xs)
     return ((f - ys) ** 2).mean(1)
 
 
@@ -147,12 +148,14 @@ def _penalty(P, groups, wd):
     return 0.5 * wd * tot
 
 
-def _grad_norm(G):
-    tot = 0.0
-    for gr in G.values():
-        sq = gr * gr
-        tot = tot + (sq.sum(1) if sq.ndim == 2 else sq)
-    return torch.sqrt(tot)
+def _flat(G, names):
+    """The gradient groups ``names`` side by side, [K, T] (the trainer's flat parameter layout)."""
+    return torch.cat([G[nm] if G[nm].ndim == 2 else G[nm][:, None] for nm in names], 1)
+
+
+def _grad_norm(grad):
+    """Euclidean norm [K] of each network's flat gradient ``grad`` [K, T] (:func:`_flat`)."""
+    return torch.sqrt((grad * grad).sum(1))
 
 
 def _balance(P):
@@ -160,19 +163,19 @@ def _balance(P):
 
 
 # ------------------------------------------------------------------------------ statistics
-def _stats(P, pop, groups, wd, loss, G, balance0):
+def _stats(P, pop, groups, wd, loss, grad, balance0):
     """The logged statistics (:data:`_HISTORY_KEYS`, tensors [K]) of the parameters P, given their
-    loss and the gradient used."""
+    loss and the (flat, :func:`_flat`) gradient used."""
     pen = _penalty(P, groups, wd)
     drift = ((_balance(P) - balance0).abs() * pop.mask).amax(1)
-    return {"loss": loss, "penalty": pen, "objective": loss + pen, "grad_norm": _grad_norm(G),
+    return {"loss": loss, "penalty": pen, "objective": loss + pen, "grad_norm": _grad_norm(grad),
             "balance_drift": drift}
 
 
 def _full_stats(P, pop, groups, wd, x_full, ys, balance0):
     """:func:`_stats` with the full-batch loss and gradient."""
     loss, G, _ = _objective_grad(P, pop, groups, wd, x_full, ys)
-    return _stats(P, pop, groups, wd, loss, G, balance0)
+    return _stats(P, pop, groups, wd, loss, _flat(G, list(groups.trained)), balance0)
 
 
 def _history(log_steps, logged, k, stop_step, final):

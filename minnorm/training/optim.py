@@ -35,9 +35,11 @@ Mean-field with the conventions of Shevchenko et al. (per particle
 the MSE): ``lr = m*eta``, ``weight_decay = lambda/m``, ``noise_temperature = 1/(m*beta)``;
 then ``lam = n*lambda``.
 
-The functions act on the packed parameters of a :class:`~minnorm.training.population.Population`
-(``P``: name -> [K, M] or [K] tensor) with per-network ``lr`` [K]; :mod:`minnorm.training.loop`
-calls them once per step, :mod:`minnorm.training.compiled` repeats the same arithmetic in numba.
+The functions act on the packed parameters of a :class:`~minnorm.training.population.Population`:
+:func:`_update` on all trained groups at once, laid side by side in one [K, T] tensor (one fused
+pass per step, per-network ``lr`` [K, 1]), :func:`_add_noise` on the groups by name (``P``: name ->
+[K, M] or [K] views of it); :mod:`minnorm.training.loop` calls them once per step,
+:mod:`minnorm.training.compiled` repeats the same arithmetic in numba.
 """
 
 import math
@@ -47,7 +49,6 @@ import torch
 from solvers._validation import validate_real
 from solvers.errors import InputError
 
-from minnorm.training.population import _bc
 
 
 def _check_betas(betas):
@@ -67,44 +68,45 @@ def _adam_bias_correction(b1, b2, t):
     return 1 - b1 ** t, math.sqrt(1 - b2 ** t)
 
 
-def _update(P, G, groups, active, lr, adam, t, betas, eps):
-    """One optimizer step on every trained group.
+def _update(theta, grad, active, lr, adam, t, betas, eps):
+    """One optimizer step on the flat trained parameters ``theta`` [K, T] (every trained group side
+    by side, :func:`minnorm.training.objective._flat`) with their gradient ``grad`` [K, T] and
+    per-network ``lr`` [K, 1]: one pass over all groups, torch.optim's formulas entry by entry.
 
-    ``active`` is None when every network is live (fast in-place path); otherwise frozen
-    networks keep their parameters exactly (``where``, not a 0-multiply: theirs may be NaN).
+    ``adam``: None (GD/SGD) or the list ``[m, v]`` of moment tensors [K, T], replaced by the new ones.
+    ``active`` is None when every network is live (in-place path); otherwise [K, 1], and frozen
+    networks keep their parameters and moments exactly (``where``, not a 0-multiply: theirs may
+    be NaN).
     """
-    for name, gr in G.items():
-        th = P[name]
-        lr_b = _bc(lr, th)
-        if adam is None:
-            step = lr_b * gr
-        else:
-            m, v = adam[name]
-            b1, b2 = betas
-            m_new = b1 * m + (1 - b1) * gr
-            v_new = b2 * v + (1 - b2) * gr * gr
-            # torch.optim.Adam's (single-tensor) formula, so results match it to rounding.
-            bc1, sbc2 = _adam_bias_correction(b1, b2, t)
-            denom = v_new.sqrt() / sbc2 + eps
-            step = (lr_b / bc1) * m_new / denom
-            if active is None:
-                adam[name] = (m_new, v_new)
-            else:
-                act = _bc(active, m)
-                adam[name] = (torch.where(act, m_new, m), torch.where(act, v_new, v))
+    if adam is None:
+        step = lr * grad
+    else:
+        m, v = adam
+        b1, b2 = betas
+        # torch.optim.Adam's (single-tensor) formula, operation by operation, so that results
+        # match it (and the compiled backend) to rounding.
+        m_new = b1 * m + (1 - b1) * grad
+        v_new = b2 * v + (1 - b2) * grad * grad
+        bc1, sbc2 = _adam_bias_correction(b1, b2, t)
+        denom = v_new.sqrt() / sbc2 + eps
+        step = (lr / bc1) * m_new / denom
         if active is None:
-            th.sub_(step)
+            adam[:] = m_new, v_new
         else:
-            th.copy_(torch.where(_bc(active, th), th - step, th))
+            adam[:] = torch.where(active, m_new, m), torch.where(active, v_new, v)
+    if active is None:
+        theta.sub_(step)
+    else:
+        theta.copy_(torch.where(active, theta - step, theta))
 
 
 def _add_noise(P, pop, has_cd, active, noise_sd, gens, noisy, train_first_layer):
     """Langevin term sqrt(2 lr T) xi: one draw per network per step, of exactly its own size,
-    from its own generator, in the order a, w, b (if trained), c, d (if present)."""
+    from its own generator, in the order a, w, b (if trained), c, d (if present); ``active``: a
+    list of bools (a host value, so that drawing needs no device sync)."""
     names = ["a"] + (["w", "b"] if train_first_layer else [])
-    act = active.tolist()
     for k, g in enumerate(gens):
-        if not (noisy[k] and act[k]):
+        if not (noisy[k] and active[k]):
             continue
         m = pop.widths[k]
         extra = has_cd[k]

@@ -25,9 +25,11 @@ This costs :math:`O(K m)` per step (plus a search when kinks cross data points) 
 :func:`minnorm.loss_and_grad` (``method="autograd"``) differentiates the dense formula, to check.
 
 The boundary :math:`e_j` is found by ``searchsorted`` on the kink :math:`-b_j/w_j` (or warm-started
-from the previous step, since kinks move little) and then corrected by evaluating
-:math:`w_j x_n + b_j` (mul then add, as in :meth:`ShallowReLU.forward`) next to it until the sign
-test agrees. Floating-point ``w*x+b`` is monotone in ``x``, so the active set is then exactly
+from the previous step, since kinks move little) and then checked by evaluating
+:math:`w_j x_n + b_j` (mul then add, as in :meth:`ShallowReLU.forward`) next to it; the few units
+where the sign test disagrees get theirs by counting the points where it differs from
+:math:`w_j > 0` (on an accelerator every unit is counted: O(K m B) work but no host sync).
+Floating-point ``w*x+b`` is monotone in ``x``, so the active set is then exactly
 ``{w*x+b > 0}``: torch autograd's sub-gradient convention (relu'(0) = 0), also when a kink sits on
 a data point.
 """
@@ -197,71 +199,148 @@ def _bc(v, ref):
     return v if ref.ndim == 1 else v[:, None]
 
 
-def _boundaries(w, b, xs, e0=None):
+def _boundaries(w, b, xs, warm=None):
     """Activity boundary e [K, M] of every unit on xs [K, B] (rows sorted).
 
     Right-facing units (w > 0) are active on [e, B), all others on [0, e): a unit with w = 0 is
-    active everywhere (e = B) iff b > 0, else nowhere (e = 0). Returns ``(e, pos)``.
+    active everywhere (e = B) iff b > 0, else nowhere (e = 0). Returns ``(e, pos, pad)``,
+    ``pos = w > 0`` and ``pad`` the padded data (:func:`_padded`): the warm start of the next call.
 
-    ``e0`` (the boundaries of the previous step on the same xs) is a warm start: kinks move
-    little per step, so one or two correction passes replace the binary search.
+    ``warm``, that triple from the previous step on the same xs: kinks move little per step, so
+    one check over all units replaces the binary search, and only the units it finds wrong are
+    worked on further, so the cost of the rare large moves is proportional to the units making
+    them. A unit whose ``w`` changed sign starts from ``B - e``: it keeps its number of active
+    points, which is right for the common case of a small ``|w|`` (kink far outside the data)
+    crossing zero.
     """
     K, B = xs.shape
     pos = w > 0
-    zero = w == 0
-    live = ~zero
-    # Sentinels -inf/+inf at both ends make every live unit consistent there without clamping:
-    # xs_pad[e] = x_{e-1}, xs_pad[e+1] = x_e.
-    inf_col = torch.full((K, 1), float("inf"), dtype=xs.dtype, device=xs.device)
-    xs_pad = torch.cat([-inf_col, xs, inf_col], 1)
-
-    def correct(e, passes):
-        # The kink -b/w is rounded, so e may be off where a kink is within rounding of a data
-        # point. Fix it with the sign of w*x+b itself (computed as in ShallowReLU.forward).
-        for _ in range(passes):
-            left = xs_pad.gather(1, e) * w + b
-            right = xs_pad.gather(1, e + 1) * w + b
-            move = (((right > 0) != pos) & live).to(e.dtype) - (((left > 0) == pos) & live).to(e.dtype)
-            if not bool(move.any()):
-                return e, None
+    shared = K == 1 or xs.stride(0) == 0  # all rows equal: search and index one shared row
+    if _count_all(xs, w):
+        return _count(xs[:1] if shared else xs[:, None, :], w[..., None], b[..., None], pos[..., None]), pos, None
+    live = w != 0
+    if warm is None or warm[2] is None:
+        pad = _padded(xs, shared)
+        e = _search(pad[0], w, b, live)
+    else:
+        e0, pos0, pad = warm
+        e = torch.where(pos == pos0, e0, B - e0)
+        # w = 0 makes no sign test to check by (x*0 at the sentinels is NaN): set those directly.
+        e = torch.where(live, e, (b > 0) * B)
+    seq, xs_pad, table, offset = pad
+    # Right: the sign test at x_{e-1} (table[e]) and x_e (table[e+1]) says inactive, active for a
+    # right-facing unit (the reverse for the others); -inf/+inf sentinels at both ends.
+    wrong = ((((table[:, 1:].gather(1, e) * w + b) > 0) != pos) | (((table.gather(1, e) * w + b) > 0) == pos)) & live
+    sel = wrong.nonzero(as_tuple=True)
+    if sel[0].numel() == 0:  # the common case: every boundary already agrees with the sign test
+        return e, pos, pad
+    ws, bs, ps, ls = w[sel], b[sel], pos[sel], live[sel]
+    rows = seq if shared else seq[sel[0]]
+    if ws.numel() * B <= _COUNT_ELEMENTS:
+        # Few units are off: count their active points directly (no further pass, no host read).
+        e[sel] = _count(rows, ws[:, None], bs[:, None], ps[:, None])
+        return e, pos, pad
+    off = None if offset is None else offset[sel[0]]
+    es = e[sel]
+    for it in range(B + 3):
+        at = es if off is None else es + off
+        ms = _moves(xs_pad.take(at), xs_pad.take(at + 1), ws, bs, ps, ls)
+        if not bool(ms.any()):
+            break
+        if it == 1 and warm is not None:
+            # Still moving after two passes (typically w changed sign with its kink inside the
+            # data, so e jumps far): search just those, then walk on.
+            es = torch.where(ms != 0, _search(rows, ws, bs, ls, rows=not shared), es)
+        else:
             # clamp: NaN parameters (the step a network diverges) must not index out of range.
-            e = (e + move).clamp_(0, B)
-        return e, move != 0
-
-    def kinks(w, b, zero, live):
-        inf = torch.full_like(w, float("inf"))
-        t = torch.where(zero, torch.where(b > 0, inf, -inf), -b / w)
-        return torch.nan_to_num(t, nan=-float("inf"), posinf=float("inf"), neginf=-float("inf"))
-
-    shared = xs.stride(0) == 0  # all rows equal: a 1-D search is several times faster
-    seq = xs[0] if shared else xs
-    if e0 is not None and shared:
-        e, moving = correct(e0, 2)
-        if moving is None:
-            return e, pos
-        # Units still moving (typically w changed sign, so e jumps between 0 and B): search
-        # just those, then correct everything once more.
-        sel = moving.nonzero(as_tuple=True)
-        e = e.clone()
-        e[sel] = torch.searchsorted(seq, kinks(w[sel], b[sel], zero[sel], live[sel]), right=True)
-        e, _ = correct(e, B + 2)
-        return e, pos
-    e = torch.searchsorted(seq, kinks(w, b, zero, live), right=True)
-    e, _ = correct(e, B + 2)
-    return e, pos
+            es = (es + ms).clamp_(0, B)
+    e[sel] = es
+    return e, pos, pad
 
 
-def _predict(a, w, b, c, d, scale, xs, e0=None):
+def _padded(xs, shared):
+    """``(seq, xs_pad, table, offset)``: the data to search (one row [B] if ``shared``, else xs),
+    and the data with sentinels -inf, +inf at both ends, flattened (``xs_pad``; row k starts at
+    ``offset[k]``, None for one row) and as rows [K, B+2] (``table``; for one row a stride-0 view)."""
+    K, B = xs.shape
+    inf_col = torch.full((K, 1), float("inf"), dtype=xs.dtype, device=xs.device)
+    if shared:
+        seq = xs[0]
+        xs_pad = torch.cat([-inf_col[0], seq, inf_col[0]])
+        return seq, xs_pad, xs_pad.expand(K, B + 2), None
+    table = torch.cat([-inf_col, xs, inf_col], 1)
+    return xs, table.reshape(-1), table, torch.arange(0, K * (B + 2), B + 2, device=xs.device)
+
+
+#: the largest units x points for which boundaries are counted densely (:func:`_count`): on an
+#: accelerator for every unit, on the CPU for the units a correction pass moved
+_COUNT_ELEMENTS = 2**22
+
+
+def _count_all(xs, w):
+    """Whether to count every boundary densely: on an accelerator the O(K M B) count is cheap and
+    needs no host read (a sync), which the correction passes do."""
+    return xs.device.type != "cpu" and w.numel() * xs.shape[1] <= _COUNT_ELEMENTS
+
+
+def _count(x, w, b, pos):
+    """Boundaries by definition: the number of points where (w*x+b > 0) differs from (w > 0), i.e.
+    the inactive points of a right-facing unit, the active ones of the others (the sign test is
+    monotone along sorted x, so these are a prefix). ``x`` [..., B] broadcasts against ``w``,
+    ``b``, ``pos`` [..., 1]; the result drops the last axis."""
+    act = x * w + b > 0
+    return (act != pos).sum(-1)
+
+
+def _kinks(w, b, live):
+    """Kink -b/w of each unit, with +-inf for w = 0 (active everywhere iff b > 0) and NaN -> -inf."""
+    inf = torch.full_like(w, float("inf"))
+    t = torch.where(live, -b / w, torch.where(b > 0, inf, -inf))
+    return torch.nan_to_num(t, nan=-float("inf"), posinf=float("inf"), neginf=-float("inf"))
+
+
+def _search(seq, w, b, live, rows=False):
+    """Binary search of the kinks in the sorted data (a start for :func:`_moves`; the kink is
+    rounded, so it may be off by a point where a kink is within rounding of a data point).
+
+    ``seq``: one shared row [B] (``w`` any shape), or rows [K, B] matching ``w`` [K, M], or with
+    ``rows`` one row per unit ([S, B] for ``w`` [S]).
+    """
+    t = _kinks(w, b, live)
+    if rows:
+        return torch.searchsorted(seq, t[:, None], right=True)[:, 0]
+    if seq.ndim == 1:
+        return torch.searchsorted(seq, t.reshape(-1), right=True).view(t.shape)
+    return torch.searchsorted(seq, t, right=True)
+
+
+def _moves(x_left, x_right, w, b, pos, live):
+    """The move (-1, 0 or +1) that brings each boundary e closer to agreeing with the sign of
+    w*x+b itself (computed as in ShallowReLU.forward: mul, then add); 0 where it agrees.
+
+    ``x_left``, ``x_right``: the padded data next to e, x_{e-1} and x_e (-inf, +inf past the ends).
+    """
+    left = x_left * w + b
+    right = x_right * w + b
+    return (((right > 0) != pos) & live).to(torch.int64) - (((left > 0) == pos) & live).to(torch.int64)
+
+
+def _predict(a, w, b, c, d, scale, xs, warm=None):
     """f at xs [K, B] from difference arrays over the activity boundaries.
 
     f(x_n) = x_n A_n + B_n with (A, B)_n = sum over units active at n of kappa*a*(w, b).
     Units are binned by (network, facing, e): right-facing ones count at n >= e (prefix sums),
-    the others at n < e (suffix sums). Returns ``(f, (e, flat))``, ``flat`` the bin of each unit.
+    the others at n < e (suffix sums). Returns ``(f, state, flat)``: the boundary state of
+    :func:`_boundaries` (``warm`` is its warm start) and ``flat`` the bin of each unit.
     """
     K, B = xs.shape
-    e, pos = _boundaries(w, b, xs, e0)
+    state = _boundaries(w, b, xs, warm)
+    e, pos = state[:2]
     nb = 2 * (B + 1)
-    flat = (torch.where(pos, e, e + (B + 1)) + torch.arange(0, K * nb, nb, device=e.device)[:, None]).reshape(-1)
+    flat = torch.where(pos, e, e + (B + 1))
+    if K > 1:
+        flat = flat + torch.arange(0, K * nb, nb, device=e.device)[:, None]
+    flat = flat.reshape(-1)
     ka = a if scale is None else a * scale[:, None]  # None: all standard (kappa = 1), skip a pass
     # bincount with weights: a fast scatter-add on CPU and CUDA.
     coef = torch.stack([
@@ -272,21 +351,22 @@ def _predict(a, w, b, c, d, scale, xs, e0=None):
     left = coef[:, 1].flip(1).cumsum(1).flip(1)[:, 1:]  # sum over e > n
     AB = right + left
     f = xs * (AB[..., 0] + c[:, None]) + AB[..., 1] + d[:, None]
-    return f, (e, flat)
+    return f, state, flat
 
 
-def loss_grad_kernel(a, w, b, c, d, scale, xs, ys, *, first_layer=True, e0=None):
+def loss_grad_kernel(a, w, b, c, d, scale, xs, ys, *, first_layer=True, warm=None):
     r"""Mean squared error :math:`L=\frac1B\sum_n (f(x_n)-y_n)^2` of K networks and its gradient.
 
     ``xs``, ``ys``: [K, B], each row of ``xs`` sorted; ``scale``: [K] output factors, or None
-    when all are 1. Returns ``(loss [K], grads, e)`` with
+    when all are 1. Returns ``(loss [K], grads, state)`` with
     ``grads`` a dict over ``a, w, b, c, d`` (``w``, ``b`` omitted when ``first_layer`` is False)
-    and ``e`` the activity boundaries (a warm start for the next call on the same xs).
+    and ``state`` the activity boundaries, facings and padded data of :func:`_boundaries`
+    (``warm``: the warm start of the next call on the same xs).
     The gradient for ``c``/``d`` is returned for every network; callers mask absent terms.
     Units with a = w = b = 0 (padding) get exactly zero gradient.
     """
     K, B = xs.shape
-    f, (e, flat) = _predict(a, w, b, c, d, scale, xs, e0)
+    f, state, flat = _predict(a, w, b, c, d, scale, xs, warm)
     r = f - ys
     loss = (r * r).mean(1)
     g = r * (2.0 / B)
@@ -307,4 +387,4 @@ def loss_grad_kernel(a, w, b, c, d, scale, xs, ys, *, first_layer=True, e0=None)
     if first_layer:
         grads["w"] = sa * S1
         grads["b"] = sa * S0
-    return loss, grads, e
+    return loss, grads, state
