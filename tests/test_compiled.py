@@ -238,7 +238,8 @@ def test_kernels_compile_without_a_writable_cache(monkeypatch):
     monkeypatch.setattr(compiled, "_cache", [True])
     with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR"):
         first = compiled._jit(len)
-    assert first == ("uncached", len, {"error_model": "numpy"})
+    # IEEE division as torch, and the GIL released so that networks can run in threads
+    assert first == ("uncached", len, {"error_model": "numpy", "nogil": True})
     assert compiled._jit(abs)[0] == "uncached"  # decided once, no second warning needed
 
 
@@ -266,3 +267,28 @@ def test_bad_backend_is_an_input_error(bad):
     x, y = _data()
     with pytest.raises(InputError, match="backend"):
         mn.train(mn.ShallowReLU(5, seed=1), x, y, steps=3, lr=0.01, backend=bad)
+
+
+def test_threads_do_not_change_the_iterates():
+    """Networks run in Python threads (one stride each) when torch allows several threads; every
+    network must end bit-for-bit where a single thread puts it, and its history too."""
+    x = torch.linspace(-1, 1, 9, dtype=torch.float64)
+    y = torch.sin(3 * x)
+
+    def run(threads):
+        old = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            nets = [mn.ShallowReLU(m, seed=s) for s, m in enumerate((7, 12, 5, 12, 9))]
+            res = mn.train_population(nets, x, y, steps=300, lr=0.05, weight_decay=1e-3, optimizer="adam",
+                                   log_every=50, backend="compiled")
+        finally:
+            torch.set_num_threads(old)
+        return nets, res
+
+    one, r1 = run(1)
+    many, r2 = run(3)
+    for n1, n2, a, b in zip(one, many, r1, r2):
+        for p1, p2 in zip(n1.parameters(), n2.parameters()):
+            assert torch.equal(p1, p2)
+        assert np.array_equal(np.asarray(a.history["loss"]), np.asarray(b.history["loss"]))

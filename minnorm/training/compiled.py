@@ -41,6 +41,13 @@ is where numba puts it (``_jit``): ``NUMBA_CACHE_DIR``, ``__pycache__`` beside t
 ``~/.cache/numba`` when the package is read-only (checked on a read-only bind mount); with no
 writable place at all the kernels compile in every process, with a warning.
 
+Threads: networks share no written state, so with ``torch.get_num_threads() > 1`` (and K > 1)
+the networks are split into that many strides, each run by :func:`_run_chunk` in a Python thread
+(the kernels release the GIL); the iterates are bit-for-bit those of one thread (tested). Sweep
+workers set one thread each. On the 2-core machine type this halved the step time of every K > 1
+row of ``benchmarks/bench_training.py --table`` (e.g. 95 -> 38.5 µs at K = 14, m = 400, n = 10),
+at no compile cost (numba's ``prange`` was tried first: ~40 s of extra compile time).
+
 Statistics (loss, penalty, objective, grad norm, balance drift) of the parameters *before* the
 update are written at every step ``t`` with ``t % log_every == 0`` (as on the torch path, the
 loss is the full-data MSE and the grad norm the minibatch gradient's); the kernel is called in
@@ -50,6 +57,7 @@ that a long run returns to Python (and to Ctrl-C) regularly.
 
 import math
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -60,7 +68,8 @@ from minnorm.training.population import _NAMES
 
 __all__ = ["supports", "run_compiled"]
 
-_JIT_OPTIONS = {"error_model": "numpy"}  # IEEE x/0 = inf or nan (as torch), not ZeroDivisionError
+# IEEE x/0 = inf or nan (as torch), not ZeroDivisionError; nogil so that networks can run in threads
+_JIT_OPTIONS = {"error_model": "numpy", "nogil": True}
 _cache = [True]
 
 
@@ -295,15 +304,18 @@ def _run_chunk(xp, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, fa
                t_begin, t_end, steps, log_every, tol, use_tol, adam, beta1, beta2, eps,
                train_first, pen_b, pen_affine, ma, va, mw, vw, mb, vb, mcd, vcd,
                balance0, active, stop_step, stop_code, last_finite, div_loss, log_stats, final_stats,
-               batch_size, n_batches, batches, ep0, e_batch, noisy, noise, noise_sd, sqrt_factors):
-    """Steps ``t_begin..t_end-1`` of every active network (and its final statistics at the end).
+               batch_size, n_batches, batches, ep0, e_batch, noisy, noise, noise_sd, sqrt_factors,
+               k_first, k_stride):
+    """Steps ``t_begin..t_end-1`` of the active networks ``k_first, k_first + k_stride, ...`` (and
+    their final statistics at the end).
 
-    One thread: ``parallel=True`` with ``prange`` over networks compiled in ~40 s instead of ~7 s
-    and was not measurably faster on the 2-core machine type.
+    Networks share no written state, so :func:`run_compiled` runs disjoint strides in Python
+    threads (the kernels release the GIL). ``parallel=True`` with ``prange`` over networks was
+    tried instead: it compiled in ~40 s instead of ~7 s.
     """
     K = a.shape[0]
     minibatch = batch_size > 0
-    for k in range(K):
+    for k in range(k_first, K, k_stride):
         if active[k]:
             ka = k if adam else 0
             kb = k if minibatch else 0
@@ -631,20 +643,31 @@ def run_compiled(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds
     final_stats = np.full((K, _N_STATS), np.nan)
     use_tol = tol is not None
     chunk = draws.chunk_steps(log_every * max(1, -(-_CHUNK_STEPS // log_every)))
-    t0 = 0
-    while True:
-        t1 = min(steps, t0 + chunk)
-        ep0, batches, noise = draws.draw(t0, t1, active) if t1 > t0 else (0, np.zeros((1, 1, 1), np.int64),
-                                                                         np.zeros((1, 1, 1)))
-        _run_chunk(xp, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr_a, wd_a, factors, bc1, sbc2,
-                   t0, t1, steps, log_every, float(tol) if use_tol else 0.0, use_tol, adam, b1, b2, float(eps),
-                   bool(train_first_layer), bool(penalize_bias), bool(penalize_affine), ma, va, mw, vw, mb, vb,
-                   mcd, vcd, balance0, active, stop_step, stop_code, last_finite, div_loss, log_stats, final_stats,
-                   draws.batch_size, draws.n_batches, batches, ep0, e_batch, draws.noisy, noise, noise_sd,
-                   sqrt_factors)
-        t0 = t1
-        if t0 >= steps or not active.any():
-            break
+    n_threads = min(K, max(1, torch.get_num_threads()))
+    pool = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
+    try:
+        t0 = 0
+        while True:
+            t1 = min(steps, t0 + chunk)
+            ep0, batches, noise = draws.draw(t0, t1, active) if t1 > t0 else (0, np.zeros((1, 1, 1), np.int64),
+                                                                             np.zeros((1, 1, 1)))
+            args = (xp, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr_a, wd_a, factors, bc1, sbc2,
+                    t0, t1, steps, log_every, float(tol) if use_tol else 0.0, use_tol, adam, b1, b2, float(eps),
+                    bool(train_first_layer), bool(penalize_bias), bool(penalize_affine), ma, va, mw, vw, mb, vb,
+                    mcd, vcd, balance0, active, stop_step, stop_code, last_finite, div_loss, log_stats,
+                    final_stats, draws.batch_size, draws.n_batches, batches, ep0, e_batch, draws.noisy, noise,
+                    noise_sd, sqrt_factors)
+            if pool is None:
+                _run_chunk(*args, 0, 1)
+            else:
+                for job in [pool.submit(_run_chunk, *args, j, n_threads) for j in range(n_threads)]:
+                    job.result()
+            t0 = t1
+            if t0 >= steps or not active.any():
+                break
+    finally:
+        if pool is not None:
+            pool.shutdown()
     pop.write_back()
     hist_steps = np.arange(0, steps, log_every, dtype=np.int64)
     reasons = {_CODE_STEPS: "steps", _CODE_TOL: "tol", _CODE_DIVERGED: "diverged"}
