@@ -55,7 +55,7 @@ of the (b) nets is reported); (c)'s GD iterates are checked against the closed-f
 run is optimisation-limited unless that check exceeds 1e-8.
 
 Measured (seed 0, 2026-12-01; 2 cores shared with other jobs, load ~6, so times are upper bounds):
-reduced form 13 s, full form 42 s (the full form adds a width and seeds). Reduced: α = 0.49
+reduced form 13 s, full form 42 s (the full form adds a width and seeds; 9.5 s on free cores). Reduced: α = 0.49
 [0.31, 0.63] (gaussian), 0.54 [0.35, 0.66] (uniform) -> (a) holds; early stopping vs ridge 5–32 %
 -> (c) holds approximately; headline **holds approximately**. Full: α = 0.49 [0.44, 0.54] and
 0.48 [0.39, 0.55]; (c) 4–32 %; headline **holds approximately**. Hypotheses (both forms): N^-1/2

@@ -107,7 +107,8 @@ Full form, seed 0, 2026-12-01 (reduced form in brackets: n ∈ {20, 40}, p ∈ {
 - H3 does not hold [does not hold]: without weight decay GD, SGD and Adam put f(0) 0.24--0.25 above
   the B--F value for \|x\| (near the chord 0.3): they pick a V1 minimiser, not the V3 one.
 
-Run times (measured, 2 cores shared with other jobs, so upper bounds): reduced 16--25 s; full 333 s.
+Run times (measured 2026-12-01): reduced 16--25 s and full 333 s on 2 cores shared with other jobs;
+full 122 s on free cores with the compiled trainer's two threads (same numbers and verdicts).
 """
 
 from __future__ import annotations

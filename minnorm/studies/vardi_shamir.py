@@ -47,7 +47,7 @@ Our hypotheses (not the paper's claims), each with its own verdict:
   some γ ("holds"), else "does not hold".
 
 Measured (seed 0, 2026-12-01; 2 cores shared with other jobs, load ~6): reduced form 9 s (40
-neuron runs), full form 10 s (64 runs, a third lr). Both forms: every run reaches loss <= 4e-18
+neuron runs), full form 10 s (64 runs, a third lr; 5.7 s on free cores). Both forms: every run reaches loss <= 4e-18
 on the predicted zero-loss set, w₃ spans 0.65 across γ at a fixed init -> **holds**; hypotheses:
 drift ratio 10.0 for a 10× lr ratio (first order: holds), w₃ spans 1.04 across inits (holds).
 """

@@ -57,8 +57,8 @@ Measured (seed 0, 2026-12-01; 2 cores shared with other jobs, load 5–9, so tim
   MSE <= 1e-8 (max 6.2e-9, 10⁴–2.2·10⁵ steps). Spline distance at ρ = 0.01: 0.11 (square wave),
   0.016 (sinusoid); knot mass near the data at ρ = 100: 0.77 and 0.36 (0.28 and 0.17 at ρ = 0.01):
   **holds approximately**. Hypothesis: relative cost gaps 0.49 and 1.2: does not hold.
-- Full form (m = 1000, ρ = 10⁻³…10³, chunks of 5·10⁴ steps, cap 4·10⁶): 138 s (156 s with
-  start-up); all 14 nets reach MSE <= 1e-8 (max 9.6e-9; the sinusoid at ρ = 1000 needs 2.7·10⁶
+- Full form (m = 1000, ρ = 10⁻³…10³, chunks of 5·10⁴ steps, cap 4·10⁶): 138 s under load (156 s with
+  start-up; 57 s on free cores with the compiled trainer's two threads, same numbers); all 14 nets reach MSE <= 1e-8 (max 9.6e-9; the sinusoid at ρ = 1000 needs 2.7·10⁶
   steps). Spline distance at ρ = 10⁻³: 0.047 (square wave), 0.0081 (sinusoid). Knot mass near the
   data at ρ = 1000: 0.98 (square wave: its knots sit at the data) but 0.31 for the sinusoid, whose
   largest knot clusters sit mid-interval at t = ±0.45 (0.49 of the mass within a quarter spacing):
