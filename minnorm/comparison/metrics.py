@@ -437,6 +437,8 @@ class KnotCounts:
 
         Williams et al.'s "knots cluster at the sample points" read as a number (1 = all of it).
         """
+        if self.near_data is None:
+            raise ValueError("KnotCounts.mass_at_data needs near_data (the counts from knots_per_interval carry it)")
         mass = np.abs(self.jumps)
         total = float(np.sum(mass))
         if not total > 0:

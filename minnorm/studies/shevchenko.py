@@ -91,7 +91,7 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
                           output_init="gaussian", output_scale=1.0, seed=s) for s in seeds]
     with torch_threads(1), warnings.catch_warnings():
         # variant_for warns that V4 assumes a free output bias; the gap below is used as an upper bound.
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.filterwarnings("ignore", message=".*assume a free output bias", category=UserWarning)
         results = train_population(models, x, y, steps=steps, lr=m * eta, weight_decay=lam / m,
                                    noise_temperature=1.0 / (m * beta), penalize_bias=True, seed=seeds,
                                    log_every=max(1, steps // 200))

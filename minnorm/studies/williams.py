@@ -272,7 +272,7 @@ def run(out_dir, *, full=False, seed=0) -> StudyResult:
     for t in data:
         v = res[(t, rhos[-1])]
         kc = metrics.knots_per_interval(v["f"], x)
-        inside = kc.knots[np.min(np.abs(kc.knots[:, None] - x[None, :]), axis=1) > kc.data_tol]
+        inside = kc.knots[~kc.near_data]
         nums[f"{_key(t)}_rho{rhos[-1]:g}_knot_mass_near_data_quarter_spacing"] = knot_mass_near_data(
             v["f"], x, 2.5 * delta, MERGE_FRACTION)
         details.append(f"{t}, ρ={rhos[-1]:g}: knot mass within {fmt(2.5 * delta, 2)} (a quarter spacing) of the data "

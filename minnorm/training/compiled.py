@@ -44,9 +44,14 @@ writable place at all the kernels compile in every process, with a warning.
 Threads: networks share no written state, so with ``torch.get_num_threads() > 1`` (and K > 1)
 the networks are split into that many strides, each run by :func:`_run_chunk` in a Python thread
 (the kernels release the GIL); the iterates are bit-for-bit those of one thread (tested). Sweep
-workers set one thread each. On the 2-core machine type this halved the step time of every K > 1
-row of ``benchmarks/bench_training.py --table`` (e.g. 95 -> 38.5 µs at K = 14, m = 400, n = 10),
-at no compile cost (numba's ``prange`` was tried first: ~40 s of extra compile time).
+workers set one thread each. On the 2-core machine type this about halved the step time of every
+K > 1 row of ``benchmarks/bench_training.py --table`` (e.g. 95 -> 52 µs at K = 14, m = 400,
+n = 10, and 1195 -> 555 µs at K = 64, m = 1000, n = 20; medians of three runs), at no compile
+cost. Numba's ``prange`` over networks was tried first, on an earlier and smaller kernel: it
+compiled in ~40 s instead of ~7 s, and no gain was measured on 2 cores. Contiguous blocks instead
+of strides (against false sharing of the per-step writes of c[k], d[k]) were 18 % slower at
+K = 64, m = 1000 and 12 % faster at K = 64, m = 100 (GD, medians of three runs), not separable
+from the machine's drift, so the strides stay.
 
 Statistics (loss, penalty, objective, grad norm, balance drift) of the parameters *before* the
 update are written at every step ``t`` with ``t % log_every == 0`` (as on the torch path, the
@@ -101,14 +106,13 @@ _CHUNK_STEPS = 2048
 _DRAW_BYTES = 64 * 2**20
 
 
-def supports(pop, *, optimizer, batch_size, temp, eps):
-    """None if the compiled backend runs this configuration exactly, else the reason it does not."""
+def supports(pop, *, optimizer, eps):
+    """None if the compiled backend runs this configuration exactly, else the reason it does not
+    (every optimizer, minibatch size and noise temperature is supported)."""
     if pop.device.type != "cpu":
         return f"device {pop.device} (the compiled backend is CPU only)"
     if pop.dtype != torch.float64:
         return f"dtype {pop.dtype} (the compiled backend is float64 only)"
-    if optimizer not in ("gd", "sgd", "adam"):
-        return f"optimizer {optimizer!r} (compiled: 'gd', 'sgd' and 'adam')"
     if optimizer == "adam" and not eps > 0 and len(set(pop.widths)) > 1:
         # eps = 0 makes Adam's step 0/0 = NaN wherever a gradient entry is exactly 0; the torch
         # path also takes steps on the padding units of narrower networks, which then turn NaN.
@@ -310,8 +314,7 @@ def _run_chunk(xp, ys, a, w, b, c, d, e, widths, kappa, has_c, has_d, lr, wd, fa
     their final statistics at the end).
 
     Networks share no written state, so :func:`run_compiled` runs disjoint strides in Python
-    threads (the kernels release the GIL). ``parallel=True`` with ``prange`` over networks was
-    tried instead: it compiled in ~40 s instead of ~7 s.
+    threads (the kernels release the GIL; ``prange`` was tried first, see the module docstring).
     """
     K = a.shape[0]
     minibatch = batch_size > 0

@@ -273,7 +273,7 @@ def _run(pop, xs_sorted, ys_sorted, order, *, steps, lr, wd, temp, seeds, optimi
             for k in range(K)]
 
 
-def _select_backend(backend, pop, *, optimizer, batch_size, temp, eps):
+def _select_backend(backend, pop, *, optimizer, eps):
     """The backend that runs: "compiled" where supported (auto), else "torch"; an explicit
     "compiled" on an unsupported configuration is an error naming the reason."""
     if backend == "torch":
@@ -284,7 +284,7 @@ def _select_backend(backend, pop, *, optimizer, batch_size, temp, eps):
         if backend == "compiled":
             raise InputError(f"backend='compiled' needs numba: {exc}") from exc
         return "torch"
-    reason = supports(pop, optimizer=optimizer, batch_size=batch_size, temp=temp, eps=eps)
+    reason = supports(pop, optimizer=optimizer, eps=eps)
     if reason is None:
         return "compiled"
     if backend == "compiled":
@@ -358,8 +358,7 @@ def train_population(models, x, y, *, steps, lr, weight_decay=0.0, penalize_bias
     lr_schedule, lr_final_ratio = check_lr_schedule(lr_schedule, lr_final_ratio)
     if batch_size is not None and batch_size == n:
         batch_size = None  # one batch of everything is full batch (no permutation needed)
-    backend = _select_backend(validate_choice(backend, "backend", BACKENDS), pop, optimizer=optimizer,
-                              batch_size=batch_size, temp=temp_l, eps=eps)
+    backend = _select_backend(validate_choice(backend, "backend", BACKENDS), pop, optimizer=optimizer, eps=eps)
     options = dict(steps=steps, lr=lr_l, wd=wd_l, optimizer=optimizer, penalize_bias=bool(penalize_bias),
                    penalize_affine=bool(penalize_affine), train_first_layer=bool(train_first_layer),
                    log_every=log_every, tol=tol, betas=(float(betas[0]), float(betas[1])), eps=eps,
