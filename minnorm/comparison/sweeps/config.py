@@ -275,10 +275,6 @@ class SizeRule:
         return f"{self.c:g}*n^{self.alpha:g}*m^{self.beta:g}"
 
 
-#: The name under which weight-decay schedules were introduced (the same rule).
-WeightDecaySchedule = SizeRule
-
-
 @dataclass
 class SweepConfig:
     """A validated sweep configuration (all grids are non-empty lists).

@@ -144,7 +144,7 @@ class _StoredReference:
         grid, f = np.asarray(rec["grid"]), np.asarray(rec["f"])
         # Only a piecewise-linear reference is stored as its exact function; others (a spline's
         # kernel expansion, ...) are drawn from their stored samples.
-        exact = "nodes" in rec.get("function", {})
+        exact = rec.get("function", {}).get("type") == "piecewise-linear"  # the tag every to_dict writes
         self.solution = _function(rec["function"]) if exact else (lambda t: np.interp(t, grid, f))
         env = rec.get("envelope")
         self.envelope = None if env is None else _SampledEnvelope(grid, np.asarray(env["lo"]), np.asarray(env["hi"]))
